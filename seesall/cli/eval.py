@@ -1,0 +1,25 @@
+"""``seesall eval TASK ...``: metrics for every task, on files in the standard formats."""
+
+from __future__ import annotations
+
+import argparse
+from types import ModuleType
+
+HELP = "Evaluate predictions (or a checkpoint) against ground truth for one task."
+
+
+def _tasks() -> dict[str, ModuleType]:
+    """Task name -> its ``seesall.tasks.<task>.cli`` module (with add_eval_args, evaluate)."""
+    return {}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="task", metavar="TASK", required=True)
+    for name, module in _tasks().items():
+        p = sub.add_parser(name, help=f"evaluate {name}")
+        module.add_eval_args(p)
+        p.set_defaults(_task_run=module.evaluate)
+
+
+def run(args: argparse.Namespace) -> int:
+    return int(args._task_run(args) or 0)
