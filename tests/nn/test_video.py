@@ -1,0 +1,137 @@
+"""Video blocks: causality, streaming == offline, I3D inflation, shapes, overfitting."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from seesall.nn.video import (
+    CausalConv3d,
+    c3d_tiny,
+    causal_tiny,
+    inflate_2d,
+    r3d_tiny,
+    slowfast_tiny,
+)
+
+torch.set_num_threads(1)
+
+
+def _randomize_bn(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
+            with torch.no_grad():
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+
+
+def test_causal_conv_matches_manual_padding():
+    """Offline causal conv == plain Conv3d on an explicitly zero-prepended clip, last T outputs."""
+    torch.manual_seed(0)
+    conv = CausalConv3d(2, 3, kernel_size=(3, 3, 3), dilation_t=2)
+    x = torch.randn(1, 2, 6, 5, 5)
+    padded = torch.cat([torch.zeros(1, 2, 4, 5, 5), x], dim=2)
+    ref = torch.nn.functional.conv3d(padded, conv.conv.weight, conv.conv.bias, padding=(0, 1, 1),
+                                     dilation=(2, 1, 1))
+    torch.testing.assert_close(conv(x), ref, atol=1e-6, rtol=0)
+
+
+def test_causal_output_ignores_future_frames():
+    torch.manual_seed(0)
+    net = causal_tiny(num_classes=5, width=4).eval()
+    _randomize_bn(net)
+    x = torch.randn(2, 3, 10, 16, 16)
+    y = net(x)
+    for t in (0, 4, 8):
+        x2 = x.clone()
+        x2[:, :, t + 1 :] = torch.randn_like(x2[:, :, t + 1 :]) * 5
+        y2 = net(x2)
+        assert (y2[:, : t + 1] - y[:, : t + 1]).abs().max() < 1e-6
+        assert (y2[:, t + 1 :] - y[:, t + 1 :]).abs().max() > 1e-3  # the future does matter later
+
+
+def test_streaming_equals_offline():
+    torch.manual_seed(0)
+    net = causal_tiny(num_classes=5, width=4).eval()
+    _randomize_bn(net)
+    x = torch.randn(2, 3, 12, 16, 16)
+    with torch.no_grad():
+        offline = net(x)
+        state = net.init_state(x[:, :, 0])
+        outs = []
+        for t in range(x.shape[2]):
+            y, state = net.step(x[:, :, t], state)
+            outs.append(y)
+    stream = torch.stack(outs, dim=1)
+    assert stream.shape == offline.shape == (2, 12, 5)
+    assert (stream - offline).abs().max() < 1e-5
+    # the cache of each layer holds (k_t - 1) * dilation_t frames
+    assert [s.shape[2] for s in state] == [2, 2, 4, 8]
+
+
+class _Tiny2d(nn.Sequential):
+    def __init__(self) -> None:
+        super().__init__(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1, stride=2), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.Conv2d(16, 16, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 7),
+        )
+
+
+@pytest.mark.parametrize("time_kernel", [1, 3, 5])
+def test_inflated_static_clip_gives_2d_logits(time_kernel):
+    torch.manual_seed(0)
+    m2 = _Tiny2d().eval()
+    _randomize_bn(m2)
+    m3 = inflate_2d(m2, time_kernel=time_kernel).eval()
+    frame = torch.randn(2, 3, 20, 20)
+    clip = frame[:, :, None].repeat(1, 1, 6, 1, 1)
+    with torch.no_grad():
+        assert (m3(clip) - m2(frame)).abs().max() < 1e-4
+    # the 2D model is untouched and the 3D kernels are the tiled 2D ones / T
+    assert isinstance(m2[0], nn.Conv2d)
+    w3 = m3[0].conv.weight
+    assert w3.shape == (8, 3, time_kernel, 3, 3)
+    torch.testing.assert_close(w3.sum(2), m2[0].weight)
+
+
+@pytest.mark.parametrize("factory", [c3d_tiny, r3d_tiny, slowfast_tiny])
+def test_forward_shapes(factory):
+    net = factory(num_classes=6)
+    assert net(torch.randn(2, 3, 8, 32, 32)).shape == (2, 6)
+
+
+def test_slowfast_rejects_bad_length():
+    with pytest.raises(ValueError, match="alpha"):
+        slowfast_tiny(num_classes=3, alpha=4)(torch.randn(1, 3, 6, 16, 16))
+
+
+def test_bad_input_shape_names_it():
+    with pytest.raises(ValueError, match=r"\[B, 3, T, H, W\]"):
+        r3d_tiny(num_classes=3)(torch.randn(1, 8, 16, 16))
+
+
+@pytest.mark.parametrize("factory", [c3d_tiny, r3d_tiny, slowfast_tiny, causal_tiny])
+def test_overfits_tiny_batch(factory):
+    """Four clips whose class is the direction of a moving blob; a few Adam steps fit them."""
+    torch.manual_seed(0)
+    net = factory(num_classes=4, width=8)
+    x = torch.zeros(4, 3, 8, 16, 16)
+    for c, (dy, dx) in enumerate([(0, 1), (0, -1), (1, 0), (-1, 0)]):
+        for t in range(8):
+            y0, x0 = 6 + dy * (t - 4), 6 + dx * (t - 4)
+            x[c, :, t, y0 : y0 + 4, x0 : x0 + 4] = 1.0
+    labels = torch.arange(4)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(40):
+        out = net(x)
+        if out.ndim == 3:
+            out = out.mean(1)
+        loss = nn.functional.cross_entropy(out, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.1
