@@ -1,0 +1,1 @@
+"""Object detection: Faster R-CNN and RetinaNet from parts, and COCO evaluation."""
