@@ -10,7 +10,11 @@ HELP = "Evaluate predictions (or a checkpoint) against ground truth for one task
 
 def _tasks() -> dict[str, ModuleType]:
     """Task name -> its ``seesall.tasks.<task>.cli`` module (with add_eval_args, evaluate)."""
-    return {}
+    from importlib import import_module
+
+    return {
+        "detection": import_module("seesall.tasks.detection.cli"),
+    }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
