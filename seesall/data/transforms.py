@@ -88,7 +88,8 @@ class SceneTransform:
         kp, vis = parts.get("keypoints"), parts.get("visibility")
         if kp is not None:
             vis = vis.clone()
-            inside = (kp[..., 0] >= 0) & (kp[..., 0] <= canvas[1] - 1) & (kp[..., 1] >= 0) & (kp[..., 1] <= canvas[0] - 1)
+            x, y = kp[..., 0], kp[..., 1]
+            inside = (x >= 0) & (x <= canvas[1] - 1) & (y >= 0) & (y <= canvas[0] - 1)
             vis[~inside] = KP_UNLABELLED
             if mirrored and self.keypoint_flip_pairs:
                 kp, vis = _swap_pairs(kp, vis, self.keypoint_flip_pairs)

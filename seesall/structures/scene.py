@@ -95,7 +95,9 @@ class Scene:
             if not isinstance(self.flow, Flow):
                 raise TypeError(f"flow must be a seesall Flow, got {type(self.flow).__name__}")
             if tuple(self.flow.shape) != (2, h, w) or not self.flow.is_floating_point():
-                raise ValueError(f"flow must be float of shape [2, {h}, {w}], got {self.flow.dtype} {list(self.flow.shape)}")
+                raise ValueError(
+                    f"flow must be float of shape [2, {h}, {w}], got {self.flow.dtype} {list(self.flow.shape)}"
+                )
             if self.flow_valid is None:
                 raise ValueError("flow needs flow_valid")
             if not torch.isfinite(self.flow[:, self.flow_valid.bool()]).all():
