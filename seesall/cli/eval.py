@@ -14,6 +14,7 @@ def _tasks() -> dict[str, ModuleType]:
 
     return {
         "detection": import_module("seesall.tasks.detection.cli"),
+        "semantic": import_module("seesall.tasks.semantic.cli"),
     }
 
 
