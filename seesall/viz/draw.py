@@ -1,0 +1,73 @@
+"""Overlays of objects on images, drawn with torchvision.utils."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torchvision.utils import draw_bounding_boxes, draw_keypoints, draw_segmentation_masks
+
+from seesall.structures import KP_VISIBLE, Objects
+from seesall.viz.palette import palette
+
+
+def draw_objects(
+    image: Tensor,
+    objects: Objects,
+    class_names: Sequence[str],
+    *,
+    skeleton: Sequence[tuple[int, int]] | None = None,
+    score_threshold: float = 0.0,
+    mask_alpha: float = 0.45,
+    draw_occluded_keypoints: bool = False,
+) -> Tensor:
+    """Boxes with class names (and scores), instance masks and key points with skeleton.
+
+    Args:
+        image: Tensor[3, H, W] uint8.
+        objects: ground truth or predictions (``objects.scores`` set) on that image.
+        class_names: name of every label.
+        skeleton: key-point index pairs to connect.
+    Returns:
+        Tensor[3, H, W] uint8.
+    """
+    if objects.scores is not None:
+        objects = objects[objects.scores >= score_threshold]
+    img = image.as_subclass(Tensor).clone()
+    if len(objects) == 0:
+        return img
+    colors = palette(max(len(class_names), 1))
+    obj_colors = [colors[int(c) % len(colors)] for c in objects.labels]
+    if objects.masks is not None:
+        img = draw_segmentation_masks(img, objects.masks.as_subclass(Tensor).bool(), alpha=mask_alpha,
+                                      colors=obj_colors)
+    texts = [_caption(class_names, int(c), None if objects.scores is None else float(s))
+             for c, s in zip(objects.labels, objects.scores if objects.scores is not None else objects.labels)]
+    img = draw_bounding_boxes(img, objects.boxes.as_subclass(Tensor), labels=texts, colors=obj_colors, width=1)
+    if objects.keypoints is not None and objects.visibility is not None:
+        vis = objects.visibility >= (1 if draw_occluded_keypoints else KP_VISIBLE)
+        if vis.any():
+            img = draw_keypoints(img, objects.keypoints.as_subclass(Tensor), visibility=vis,
+                                 connectivity=list(skeleton) if skeleton else None,
+                                 colors=(255, 255, 0), radius=1, width=1)
+    return img
+
+
+def _caption(names: Sequence[str], label: int, score: float | None) -> str:
+    name = names[label] if 0 <= label < len(names) else str(label)
+    return name if score is None else f"{name} {score:.2f}"
+
+
+def draw_tracks(frames: Tensor, frame_objects: Sequence[Objects]) -> Tensor:
+    """Boxes coloured by track id (``objects.ids``) on every frame: Tensor[T, 3, H, W] uint8."""
+    colors = palette(64)
+    out = []
+    for frame, objs in zip(frames, frame_objects):
+        img = frame.as_subclass(Tensor).clone()
+        if len(objs):
+            ids = objs.ids if objs.ids is not None else torch.arange(len(objs))
+            img = draw_bounding_boxes(img, objs.boxes.as_subclass(Tensor), labels=[f"#{int(i)}" for i in ids],
+                                      colors=[colors[int(i) % 64] for i in ids], width=1)
+        out.append(img)
+    return torch.stack(out)
