@@ -15,6 +15,7 @@ def _tasks() -> dict[str, ModuleType]:
     return {
         "detection": import_module("seesall.tasks.detection.cli"),
         "semantic": import_module("seesall.tasks.semantic.cli"),
+        "flow": import_module("seesall.tasks.flow.cli"),
     }
 
 

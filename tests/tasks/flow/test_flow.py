@@ -1,0 +1,186 @@
+"""Flow: correlation vs a naive loop, metrics on hand-made fields, models, baselines, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from seesall.nn.correlation import correlation
+from seesall.tasks.flow.classical import CLASSICAL
+from seesall.tasks.flow.cli import evaluate_folders
+from seesall.tasks.flow.loss import downsample_flow, multiscale_epe_loss
+from seesall.tasks.flow.metrics import FlowMetrics
+from seesall.tasks.flow.models import MODELS
+from seesall.tasks.flow.predict import predict_flow, resize_flow
+
+torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize(("d", "stride"), [(2, 1), (4, 2), (0, 1)])
+def test_correlation_matches_naive_loop(d, stride):
+    torch.manual_seed(0)
+    f1, f2 = torch.randn(2, 5, 6, 7), torch.randn(2, 5, 6, 7)
+    out = correlation(f1, f2, max_displacement=d, stride=stride)
+    disps = [(dy, dx) for dy in range(-d, d + 1, stride) for dx in range(-d, d + 1, stride)]
+    ref = torch.zeros(2, len(disps), 6, 7)
+    for b in range(2):
+        for k, (dy, dx) in enumerate(disps):
+            for y in range(6):
+                for x in range(7):
+                    if 0 <= y + dy < 6 and 0 <= x + dx < 7:
+                        ref[b, k, y, x] = sum(f1[b, c, y, x] * f2[b, c, y + dy, x + dx]
+                                              for c in range(5)) / 5
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_metrics_on_hand_made_fields():
+    gt = torch.zeros(2, 2, 4)
+    gt[0] = 10.0  # |gt| = 10 * sqrt(2) ~ 14.1 everywhere
+    pred = gt.clone()
+    pred[0, 0, 0] += 3.0  # error 3: not an outlier (needs > 3)
+    pred[0, 0, 1] += 4.0  # error 4 > 3 and > 0.05 * 14.1: outlier
+    pred[:, 1, 3] += torch.tensor([0.0, 0.5])  # error 0.5
+    pred[0, 1, 0] += 100.0  # occluded pixel, must not count in EPE / Fl-all
+    valid = torch.ones(2, 4, dtype=torch.bool)
+    valid[1, 0] = False
+    m = FlowMetrics()
+    m.update(pred, gt, valid)
+    r = m.compute()
+    assert r["EPE"] == pytest.approx((3 + 4 + 0.5) / 7)
+    assert r["EPE-occ"] == pytest.approx(100.0)
+    assert r["EPE-all"] == pytest.approx((3 + 4 + 0.5 + 100) / 8)
+    assert r["Fl-all"] == pytest.approx(100 / 7)
+    assert r["1px"] == pytest.approx(100 * 5 / 7)
+
+
+def test_metrics_pool_pixels_over_the_set():
+    """Two pairs of different size: the mean is over pixels, not over pairs."""
+    m = FlowMetrics()
+    m.update(torch.ones(2, 1, 1), torch.zeros(2, 1, 1))  # EPE sqrt(2), 1 pixel
+    m.update(torch.zeros(2, 3, 3), torch.zeros(2, 3, 3))  # EPE 0, 9 pixels
+    assert m.compute()["EPE"] == pytest.approx(np.sqrt(2) / 10)
+
+
+def test_big_relative_error_is_outlier_only_above_5_percent():
+    gt = torch.zeros(2, 1, 2)
+    gt[0] = 100.0
+    pred = gt.clone()
+    pred[0, 0, 0] += 4.0  # 4 < 5 % of 100: not an outlier
+    pred[0, 0, 1] += 6.0  # 6 > 5: outlier
+    m = FlowMetrics()
+    m.update(pred, gt)
+    assert m.compute()["Fl-all"] == pytest.approx(50.0)
+
+
+def test_downsample_flow_averages_valid_pixels():
+    flow = torch.tensor([[1.0, 3.0], [5.0, 100.0]]).expand(1, 2, 2, 2)
+    valid = torch.tensor([[[True, True], [True, False]]])
+    f, v = downsample_flow(flow, valid, (1, 1))
+    assert f[0, :, 0, 0].tolist() == pytest.approx([3.0, 3.0]) and bool(v.all())
+
+
+def test_resize_flow_scales_vectors():
+    flow = torch.ones(1, 2, 4, 8)
+    out = resize_flow(flow, (8, 4))
+    assert out[0, 0].unique().tolist() == [0.5] and out[0, 1].unique().tolist() == [2.0]
+
+
+def test_loss_is_zero_for_perfect_prediction():
+    target = torch.randn(1, 2, 64, 64)
+    valid = torch.ones(1, 64, 64, dtype=torch.bool)
+    flows = [downsample_flow(target / 20, valid, (64 // s, 64 // s))[0] for s in (64, 32, 16, 8, 4)]
+    out = multiscale_epe_loss(flows, target, valid)
+    assert out["loss_flow"].item() < 1e-5 and set(out) >= {"epe_s4", "epe_s64", "loss_flow"}
+
+
+def _translated_pair(h=64, w=64, dx=3, dy=-2, seed=0):
+    rng = np.random.default_rng(seed)
+    base = cv2.GaussianBlur(rng.integers(0, 255, (h + 20, w + 20, 3), dtype=np.uint8), (5, 5), 1.5)
+    a = base[10 : 10 + h, 10 : 10 + w]
+    b = base[10 - dy : 10 - dy + h, 10 - dx : 10 - dx + w]  # b(x) = a(x - d): content moves by d
+    to_t = lambda x: torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)  # noqa: E731
+    return to_t(a), to_t(b)
+
+
+@pytest.mark.parametrize("name", sorted(CLASSICAL))
+def test_classical_baselines_recover_translation(name):
+    a, b = _translated_pair()
+    flow = CLASSICAL[name](a, b)
+    assert flow.shape == (2, 64, 64)
+    inner = flow[:, 16:-16, 16:-16]
+    assert inner[0].median().item() == pytest.approx(3.0, abs=0.5)
+    assert inner[1].median().item() == pytest.approx(-2.0, abs=0.5)
+
+
+@pytest.mark.parametrize("name", ["flownet_s_tiny", "flownet_c_tiny"])
+def test_model_forward_and_predict_any_size(name):
+    model = MODELS[name]().eval()
+    a = torch.randint(0, 255, (1, 3, 50, 70), dtype=torch.uint8)
+    flow = predict_flow(model, a, a)
+    assert flow.shape == (1, 2, 50, 70)
+    with pytest.raises(ValueError, match="multiples of 64"):
+        model(torch.zeros(1, 3, 50, 64), torch.zeros(1, 3, 50, 64))
+
+
+@pytest.mark.parametrize("name", ["flownet_s_tiny", "flownet_c_tiny"])
+def test_model_overfits_tiny_batch(name):
+    torch.manual_seed(0)
+    model = MODELS[name]()
+    a, b = _translated_pair(64, 64, dx=4, dy=2)
+    x1, x2 = a[None].float() / 255 - 0.5, b[None].float() / 255 - 0.5
+    target = torch.zeros(1, 2, 64, 64)
+    target[:, 0], target[:, 1] = 4.0, 2.0
+    valid = torch.ones(1, 64, 64, dtype=torch.bool)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(150):
+        out = multiscale_epe_loss(model(x1, x2), target, valid)
+        opt.zero_grad()
+        out["loss_flow"].backward()
+        opt.step()
+    assert out["epe_s4"].item() < 0.5
+
+
+def _write_flo_by_hand(path, flow):
+    h, w = flow.shape[:2]
+    with open(path, "wb") as f:
+        f.write(np.float32(202021.25).tobytes() + np.int32(w).tobytes() + np.int32(h).tobytes())
+        f.write(flow.astype("<f4").tobytes())
+
+
+def _write_kitti_by_hand(path, flow, valid):
+    png = np.zeros((*flow.shape[:2], 3), np.uint16)
+    png[..., 2] = np.where(valid, flow[..., 0] * 64 + 2**15, 0)  # OpenCV is BGR: R = u
+    png[..., 1] = np.where(valid, flow[..., 1] * 64 + 2**15, 0)
+    png[..., 0] = valid
+    cv2.imwrite(str(path), png)
+
+
+def test_eval_cli_on_flo_and_kitti(tmp_path):
+    from seesall.cli.main import main
+
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    gt1 = np.zeros((4, 5, 2), np.float32)
+    pred1 = gt1.copy()
+    pred1[0, 0] = (3.0, 4.0)  # EPE 5, outlier
+    _write_flo_by_hand(gt_dir / "a.flo", gt1)
+    _write_flo_by_hand(pred_dir / "a.flo", pred1)
+    gt2 = np.full((2, 3, 2), 2.0, np.float32)
+    valid2 = np.array([[1, 1, 1], [0, 0, 0]], bool)
+    pred2 = gt2 + 0.5
+    pred2[1] = 50  # invalid ground truth there: ignored
+    _write_kitti_by_hand(gt_dir / "b.png", gt2, valid2)
+    _write_flo_by_hand(pred_dir / "b.flo", pred2)
+    r = evaluate_folders(gt_dir, pred_dir)
+    assert r["EPE"] == pytest.approx((5 + 3 * np.sqrt(0.5)) / 23, rel=1e-5)
+    assert r["Fl-all"] == pytest.approx(100 / 23)
+    out = tmp_path / "m.json"
+    assert main(["eval", "flow", "--gt", str(gt_dir), "--pred", str(pred_dir), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["EPE"] == pytest.approx(r["EPE"])
+    (pred_dir / "a.flo").unlink()
+    assert main(["eval", "flow", "--gt", str(gt_dir), "--pred", str(pred_dir)]) == 2
