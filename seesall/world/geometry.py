@@ -1,0 +1,184 @@
+"""Shapes in their local frame, similarity transforms and rasterisation.
+
+Coordinates inside the world are pixel-centre coordinates: pixel (row i, col j)
+has its centre at (x, y) = (j, i), which is what OpenCV's drawing and warping
+functions use. The public labels shift to the continuous convention where
+pixel j covers [j, j + 1) (see ``seesall.world.labels``).
+
+Every thing has a *local* frame in which its shape fits the unit disc (a person
+spans y in [-1, 1], head up); a 3x3 matrix ``pose`` maps local to image
+coordinates. Poses are similarities (rotation, uniform scale, translation).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from seesall.world.classes import PERSON, PERSON_SKELETON, THING_CLASSES
+
+SUBPIXEL_BITS = 4
+"""Fixed-point bits of the vertex coordinates handed to OpenCV's polygon filler."""
+
+
+def similarity(cx: float, cy: float, angle: float = 0.0, scale: float = 1.0) -> np.ndarray:
+    """3x3 matrix x -> c + scale * R(angle) x (angle in radians, counter-clockwise on screen)."""
+    c, s = math.cos(angle) * scale, math.sin(angle) * scale
+    return np.array([[c, s, cx], [-s, c, cy], [0.0, 0.0, 1.0]])
+
+
+def translation(tx: float, ty: float) -> np.ndarray:
+    """3x3 matrix x -> x + (tx, ty)."""
+    return np.array([[1.0, 0.0, tx], [0.0, 1.0, ty], [0.0, 0.0, 1.0]])
+
+
+def about(point: tuple[float, float], angle: float, scale: float, shift: tuple[float, float]
+          ) -> np.ndarray:
+    """Rotation/scale about ``point`` followed by a shift: an image-space motion (3x3)."""
+    px, py = point
+    return translation(px + shift[0], py + shift[1]) @ similarity(0, 0, angle, scale) @ \
+        translation(-px, -py)
+
+
+def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Apply a 3x3 affine ``m`` to points Tensor[P, 2] (x, y)."""
+    return pts @ m[:2, :2].T + m[:2, 2]
+
+
+def snap(m: np.ndarray) -> np.ndarray:
+    """Round a matrix that is an integer translation up to float error to exactly that."""
+    if np.abs(m[:2, :2] - np.eye(2)).max() < 1e-9 and \
+            np.abs(m[:2, 2] - np.round(m[:2, 2])).max() < 1e-6:
+        out = np.eye(3)
+        out[:2, 2] = np.round(m[:2, 2])
+        return out
+    return m
+
+
+def _ngon(n: int, radius: float = 1.0, phase: float = 0.0) -> np.ndarray:
+    a = phase + np.arange(n) * (2 * math.pi / n)
+    return np.stack([radius * np.cos(a), -radius * np.sin(a)], 1)
+
+
+def _star(points: int = 5, inner: float = 0.45) -> np.ndarray:
+    r = np.where(np.arange(2 * points) % 2 == 0, 1.0, inner)
+    a = math.pi / 2 + np.arange(2 * points) * (math.pi / points)
+    return np.stack([r * np.cos(a), -r * np.sin(a)], 1)
+
+
+def _cross(half_width: float = 0.32) -> np.ndarray:
+    w = half_width
+    return np.array([[-w, -1], [w, -1], [w, -w], [1, -w], [1, w], [w, w], [w, 1], [-w, 1],
+                     [-w, w], [-1, w], [-1, -w], [-w, -w]], dtype=np.float64)
+
+
+SHAPES: dict[str, list[np.ndarray]] = {
+    "circle": [_ngon(48)],
+    "square": [np.array([[-0.75, -0.75], [0.75, -0.75], [0.75, 0.75], [-0.75, 0.75]])],
+    "triangle": [_ngon(3, phase=math.pi / 2)],
+    "star": [_star()],
+    "ring": [_ngon(48), _ngon(48, 0.55)[::-1]],
+    "cross": [_cross()],
+    "hexagon": [_ngon(6)],
+}
+"""Contours of each plain shape in the local frame, filled together (even-odd: a ring's hole)."""
+assert set(SHAPES) | {"person"} == set(THING_CLASSES)
+
+# Person proportions in the local frame (y grows downwards, the figure spans [-1, 1]).
+HEAD_RADIUS = 0.18
+_NECK, _SHOULDER_DX, _SHOULDER_Y, _PELVIS = (0.0, -0.6), 0.16, -0.52, (0.0, 0.08)
+_UPPER_ARM, _FOREARM, _THIGH, _SHIN = 0.3, 0.28, 0.44, 0.44
+LIMB_HALF_WIDTH = 0.07
+"""Half the thickness of a limb in local units (at least ``MIN_LIMB_PX`` pixels)."""
+MIN_LIMB_PX = 0.9
+
+
+def random_person_angles(rng: np.random.Generator) -> np.ndarray:
+    """A random pose: 8 angles (radians, 0 = limb hanging straight down).
+
+    Order: left/right upper arm, left/right elbow bend, left/right thigh, left/right knee
+    bend; positive means away from the body's midline for the person's left side
+    (the image's +x side, the person faces the viewer).
+    """
+    upper = rng.uniform(0.15, 2.2, 2)
+    elbow = rng.uniform(-0.8, 0.8, 2)
+    thigh = rng.uniform(0.05, 0.45, 2)
+    knee = rng.uniform(-0.4, 0.1, 2)
+    return np.concatenate([upper, elbow, thigh, knee])
+
+
+def person_keypoints(angles: np.ndarray) -> np.ndarray:
+    """Local keypoints Tensor[13, 2] in ``PERSON_KEYPOINTS`` order for a pose (8 angles)."""
+    kp = np.zeros((13, 2))
+    kp[0] = (0.0, -1.0 + HEAD_RADIUS)
+    kp[1] = _NECK
+    kp[2] = (_SHOULDER_DX, _SHOULDER_Y)
+    kp[3] = (-_SHOULDER_DX, _SHOULDER_Y)
+    kp[8] = _PELVIS
+    for side, sign in ((0, 1.0), (1, -1.0)):
+        a = angles[side]
+        kp[4 + side] = kp[2 + side] + _UPPER_ARM * np.array([sign * math.sin(a), math.cos(a)])
+        a2 = a + angles[2 + side]
+        kp[6 + side] = kp[4 + side] + _FOREARM * np.array([sign * math.sin(a2), math.cos(a2)])
+        t = angles[4 + side]
+        kp[9 + side] = kp[8] + _THIGH * np.array([sign * math.sin(t), math.cos(t)])
+        t2 = t + angles[6 + side]
+        kp[11 + side] = kp[9 + side] + _SHIN * np.array([sign * math.sin(t2), math.cos(t2)])
+    return kp
+
+
+def _person_parts(kp_img: np.ndarray, scale: float) -> list[np.ndarray]:
+    """Convex polygons (image coordinates) that make up a person: limbs, joints and head."""
+    hw = max(LIMB_HALF_WIDTH * scale, MIN_LIMB_PX)
+    parts = [kp_img[0] + _ngon(24, max(HEAD_RADIUS * scale, 1.2))]
+    disc = _ngon(12, hw)
+    for a, b in PERSON_SKELETON[1:]:
+        d = kp_img[b] - kp_img[a]
+        n = np.array([-d[1], d[0]]) * (hw / max(float(np.hypot(*d)), 1e-6))
+        parts.append(np.stack([kp_img[a] + n, kp_img[b] + n, kp_img[b] - n, kp_img[a] - n]))
+    parts.extend(p + disc for p in kp_img[1:])
+    return parts
+
+
+def outline(label: int, pose: np.ndarray, angles: np.ndarray | None
+            ) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Image-space polygons of a thing and its image-space keypoints (None for shapes).
+
+    Returns:
+        (contours, keypoints): contours are Tensor[P_i, 2] arrays; for a person every
+        contour is a convex part filled on its own, for shapes all contours are filled
+        together (even-odd). keypoints is Tensor[K, 2] or None.
+    """
+    if label == PERSON:
+        kp = apply(pose, person_keypoints(angles))
+        return _person_parts(kp, float(math.hypot(pose[0, 0], pose[1, 0]))), kp
+    return [apply(pose, c) for c in SHAPES[THING_CLASSES[label]]], None
+
+
+def rasterise(label: int, contours: list[np.ndarray], size: tuple[int, int]
+              ) -> tuple[int, int, np.ndarray] | None:
+    """Fill the contours on a canvas the size of their bounding box (clipped to the image).
+
+    Returns:
+        (x0, y0, mask) with mask a uint8 array [h, w] of 0/1 whose pixel (0, 0) is image
+        pixel (x0, y0), or None when the shape misses the image.
+    """
+    h, w = size
+    allpts = np.concatenate(contours)
+    x0 = max(int(math.floor(allpts[:, 0].min())) - 1, 0)
+    y0 = max(int(math.floor(allpts[:, 1].min())) - 1, 0)
+    x1 = min(int(math.ceil(allpts[:, 0].max())) + 2, w)
+    y1 = min(int(math.ceil(allpts[:, 1].max())) + 2, h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    offset = np.array([x0, y0])
+    fixed = [np.round((c - offset) * (1 << SUBPIXEL_BITS)).astype(np.int32) for c in contours]
+    if label == PERSON:
+        for part in fixed:
+            cv2.fillConvexPoly(mask, part, 1, cv2.LINE_8, SUBPIXEL_BITS)
+    else:
+        cv2.fillPoly(mask, fixed, 1, cv2.LINE_8, shift=SUBPIXEL_BITS)
+    return x0, y0, mask

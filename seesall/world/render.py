@@ -1,0 +1,113 @@
+"""Painting one frame: the background, then every thing from far to near.
+
+The painter's algorithm gives each pixel the colour, depth and identity of the
+nearest layer that covers it; the identity map is what every label is read from
+(visible masks, boxes, keypoint visibility, semantic map, flow validity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from seesall.world.background import Backdrop
+from seesall.world.classes import semantic_id_of_thing
+from seesall.world.geometry import outline, rasterise, snap, translation
+from seesall.world.things import Thing
+
+Region = tuple[int, int, np.ndarray]
+"""(x0, y0, mask): a bool mask whose pixel (0, 0) is image pixel (x0, y0)."""
+
+
+@dataclass
+class Frame:
+    """One painted frame.
+
+    Attributes:
+        image: uint8 [H, W, 3].
+        ids: uint8 [H, W]; 0 = background, i + 1 = the i-th thing of the painting order.
+        depth: float32 [H, W] depth of the visible surface, or None.
+        semantic: uint8 [H, W] semantic ids (``SEMANTIC_CLASSES``), or None.
+        regions: per thing, where its full (amodal) shape was filled, or None off-image.
+        keypoints: per thing, image-space keypoints [K, 2] (pixel centres) or None.
+    """
+
+    image: np.ndarray
+    ids: np.ndarray
+    depth: np.ndarray | None
+    semantic: np.ndarray | None
+    regions: list[Region | None]
+    keypoints: list[np.ndarray | None]
+
+
+def paint_frame(backdrop: Backdrop, things: list[Thing], size: tuple[int, int],
+                poses: list[np.ndarray] | None = None, angles: list[np.ndarray | None] | None = None,
+                background_motion: np.ndarray | None = None, labels: bool = True) -> Frame:
+    """Paint the background and the things (already sorted far to near).
+
+    Args:
+        poses: per thing the 3x3 local -> image pose of this frame (default: first frame).
+        angles: per thing the person's limb angles of this frame (default: first frame).
+        background_motion: 3x3 first-frame image -> this frame image motion of the
+            background, or None for the first frame (a crop of the canvas).
+        labels: also paint the depth and semantic maps.
+    """
+    h, w = size
+    poses = [t.pose for t in things] if poses is None else poses
+    angles = [t.angles for t in things] if angles is None else angles
+    image, semantic, depth = _background(backdrop, size, background_motion, labels)
+    ids = np.zeros((h, w), np.uint8)
+    regions: list[Region | None] = []
+    keypoints: list[np.ndarray | None] = []
+    for i, (thing, pose, ang) in enumerate(zip(things, poses, angles, strict=True)):
+        contours, kp = outline(thing.label, pose, ang)
+        keypoints.append(kp)
+        filled = rasterise(thing.label, contours, size)
+        if filled is None:
+            regions.append(None)
+            continue
+        x0, y0, mask = filled
+        m = mask.view(bool)
+        regions.append((x0, y0, m))
+        sl = (slice(y0, y0 + m.shape[0]), slice(x0, x0 + m.shape[1]))
+        tex = _texture(thing, pose, x0, y0, m.shape)
+        np.copyto(image[sl], tex, where=m[..., None])
+        np.copyto(ids[sl], i + 1, where=m)
+        if labels:
+            np.copyto(depth[sl], thing.depth, where=m)
+            np.copyto(semantic[sl], semantic_id_of_thing(thing.label), where=m)
+    return Frame(image, ids, depth, semantic, regions, keypoints)
+
+
+def _texture(thing: Thing, pose: np.ndarray, x0: int, y0: int, shape: tuple[int, int]
+             ) -> np.ndarray:
+    """The thing's texture warped into its region (h, w, 3)."""
+    m = snap(translation(-x0, -y0) @ pose @ thing.texture_to_local)
+    h, w = shape
+    if np.array_equal(m[:2, :2], np.eye(2)):  # an integer shift: a plain (exact) crop
+        tx, ty = int(-m[0, 2]), int(-m[1, 2])
+        src = thing.texture
+        if 0 <= tx and 0 <= ty and ty + h <= src.shape[0] and tx + w <= src.shape[1]:
+            return src[ty:ty + h, tx:tx + w]
+    return cv2.warpAffine(thing.texture, m[:2], (w, h), flags=cv2.INTER_LINEAR,
+                          borderMode=thing.border)
+
+
+def _background(backdrop: Backdrop, size: tuple[int, int], motion: np.ndarray | None,
+                labels: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    h, w = size
+    if motion is None:
+        image, stuff, depth = backdrop.crop(h, w)
+        return image, (stuff if labels else None), (depth if labels else None)
+    m = (motion @ backdrop.to_image())[:2]
+    image = cv2.warpAffine(backdrop.image, m, (w, h), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)
+    if not labels:
+        return image, None, None
+    stuff = cv2.warpAffine(backdrop.stuff, m, (w, h), flags=cv2.INTER_NEAREST,
+                           borderMode=cv2.BORDER_REFLECT)
+    depth = cv2.warpAffine(backdrop.depth, m, (w, h), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)
+    return image, stuff, depth

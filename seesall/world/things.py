@@ -1,0 +1,87 @@
+"""Things: the objects of the world, drawn at random and painted far to near."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from seesall.world import textures
+from seesall.world.background import FAR_THING, NEAR, Backdrop
+from seesall.world.classes import PERSON
+from seesall.world.config import WorldConfig
+from seesall.world.geometry import random_person_angles, similarity
+
+
+@dataclass
+class Thing:
+    """One object of the world.
+
+    Attributes:
+        track_id: instance id, >= 1, unique in a scene and stable across frames.
+        label: index into ``THING_CLASSES``.
+        depth: layer depth (world units, larger is farther); constant over a clip.
+        pose: 3x3 similarity local frame -> first-frame image (pixel centres).
+        angles: the person's 8 limb angles (see ``random_person_angles``) or None.
+        texture: the texture source, uint8 [h, w, 3] (a tile or the background canvas).
+        texture_to_local: 3x3 matrix texture pixels -> local frame.
+        border: OpenCV border mode used when the texture is sampled beyond its edge.
+    """
+
+    track_id: int
+    label: int
+    depth: float
+    pose: np.ndarray
+    angles: np.ndarray | None
+    texture: np.ndarray
+    texture_to_local: np.ndarray
+    border: int
+
+    @property
+    def scale(self) -> float:
+        """Image pixels per local unit in the first frame (half the object's size)."""
+        return float(math.hypot(self.pose[0, 0], self.pose[1, 0]))
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """Centre of the local frame in the first-frame image."""
+        return float(self.pose[0, 2]), float(self.pose[1, 2])
+
+
+def sample_things(rng: np.random.Generator, cfg: WorldConfig, backdrop: Backdrop) -> list[Thing]:
+    """Draw 0..max objects with random class, size, place, rotation, texture and depth.
+
+    Returns the things sorted far to near (the painting order); track ids are 1..n in
+    the order they were drawn.
+    """
+    lo, hi = cfg.num_objects
+    n = int(rng.integers(lo, hi + 1))
+    things = [sample_thing(rng, cfg, backdrop, i + 1) for i in range(n)]
+    return sorted(things, key=lambda t: -t.depth)
+
+
+def sample_thing(rng: np.random.Generator, cfg: WorldConfig, backdrop: Backdrop, track_id: int,
+                 label: int | None = None, centre: tuple[float, float] | None = None) -> Thing:
+    """One random thing (class drawn from ``cfg.classes`` unless ``label`` is given)."""
+    h, w = cfg.size
+    if label is None:
+        label = cfg.class_labels[int(rng.integers(len(cfg.class_labels)))]
+    size = math.exp(rng.uniform(math.log(cfg.min_size), math.log(cfg.max_object_size)))
+    if centre is None:
+        centre = (rng.uniform(0, w - 1), rng.uniform(0, h - 1))
+    if label == PERSON:
+        angle, angles = rng.normal(0.0, 0.2), random_person_angles(rng)
+    else:
+        angle, angles = rng.uniform(0, 2 * math.pi), None
+    pose = similarity(centre[0], centre[1], angle, size / 2)
+    depth = rng.uniform(NEAR, FAR_THING)
+    if cfg.kinematogram:  # wear the background it covers in the first frame
+        tex, to_local = backdrop.image, np.linalg.inv(pose) @ backdrop.to_image()
+        border = cv2.BORDER_REFLECT
+    else:
+        kind = cfg.textures[int(rng.integers(len(cfg.textures)))]
+        tex, to_local = textures.tile(rng, kind), textures.placement(rng, kind, size / 2)
+        border = textures.border_mode(kind)
+    return Thing(track_id, int(label), float(depth), pose, angles, tex, to_local, border)
