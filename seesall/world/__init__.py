@@ -20,6 +20,7 @@ from seesall.world.classes import (
     semantic_id_of_thing,
 )
 from seesall.world.config import TEXTURES, WorldConfig
+from seesall.world.pair import render_pair
 from seesall.world.scene import render_scene
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "TEXTURES",
     "THING_CLASSES",
     "WorldConfig",
+    "render_pair",
     "render_scene",
     "semantic_id_of_thing",
 ]

@@ -5,8 +5,8 @@ frame it is painted in. Warping the tile with OpenCV (bilinear) paints it at any
 position, rotation and scale; because the tile moves with its layer's matrix, a
 moving layer carries its texture exactly, which is what makes the flow labels exact.
 
-Textures are smooth on purpose (sinusoids, periods of 10-32 image pixels and
-soft-edged checks), so that resampling a frame at sub-pixel positions stays
+Textures are smooth on purpose (sinusoids, periods of 12-32 image pixels and
+egg-crate checks), so that resampling a frame at sub-pixel positions stays
 close to re-rendering it; see ``tests/world/test_pair.py`` for the measured bound.
 """
 
@@ -22,7 +22,7 @@ from seesall.world.geometry import similarity, translation
 
 TILE = 16
 """Side of a texture tile in pixels (one period of the periodic textures)."""
-MIN_PERIOD, MAX_PERIOD = 10.0, 32.0
+MIN_PERIOD, MAX_PERIOD = 12.0, 32.0
 """Range of texture periods in image pixels."""
 PHOTOS: tuple[str, ...] = ("astronaut", "coffee", "chelsea", "rocket")
 """scikit-image sample photos used as backgrounds (bundled with the package, no download)."""
@@ -41,7 +41,7 @@ def pattern(rng: np.random.Generator, kind: str) -> np.ndarray:
     if kind == "stripes":
         p = 0.5 + 0.5 * np.sin(gx)
     elif kind == "checker":
-        p = 0.5 + 0.5 * np.clip(2.0 * np.sin(gx) * np.sin(gy), -1.0, 1.0)
+        p = 0.5 + 0.5 * np.sin(gx) * np.sin(gy)
     elif kind == "noise":
         p = np.zeros((TILE, TILE))
         for fx, fy in rng.integers(-2, 3, (3, 2)):

@@ -1,0 +1,133 @@
+"""render_pair: two frames, each layer under its own affine motion, with exact flow.
+
+Flow convention (as Middlebury / FlowNet / RAFT): ``flow[:, i, j] = (u, v)``
+is where the surface seen at pixel (row i, col j) of frame 1 lands in frame 2,
+minus where it was: it lands at (j + u, i + v) (pixel-centre coordinates, the
+same shift in the continuous convention). So sampling frame 2 at
+(x + u, y + v), e.g. ``cv2.remap(image2, x + u, y + v, INTER_LINEAR)``,
+reproduces frame 1. The flow is exact: every layer (each thing and the
+background) moves by a known similarity, and the flow of a pixel is that of
+the layer it shows.
+
+``flow_valid`` is True where the point is still visible in frame 2: its
+landing point lies inside the image and all (up to four) pixels around it that
+bilinear sampling reads show the same layer in frame 2. It is False where the
+point becomes hidden behind a nearer layer, leaves the image, or lands within
+one pixel of such a boundary.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torchvision import tv_tensors
+
+from seesall.structures import Flow, Scene
+from seesall.world.config import WorldConfig
+from seesall.world.geometry import about
+from seesall.world.labels import to_image
+from seesall.world.render import Frame, paint_frame
+from seesall.world.scene import MOTION, layout, rng_for, scene_from_frame
+from seesall.world.things import Thing
+
+
+def pair_margin(cfg: WorldConfig) -> int:
+    """Canvas margin that keeps the image covered by the moved background."""
+    h, w = cfg.size
+    half_diag = math.hypot(h, w) / 2
+    rot = math.radians(cfg.max_rotation) / 3
+    return int(math.ceil(cfg.max_shift * min(h, w) / 2 + (rot + cfg.max_scale_change / 3)
+                         * half_diag)) + 2
+
+
+def random_motion(rng: np.random.Generator, cfg: WorldConfig, centre: tuple[float, float],
+                  damping: float = 1.0) -> np.ndarray:
+    """A random image-space motion (3x3) about ``centre``; ``damping`` shrinks it."""
+    span = cfg.max_shift * min(cfg.size) * damping
+    if cfg.integer_motion:
+        shift = rng.integers(-int(span), int(span) + 1, 2).astype(np.float64)
+        return about(centre, 0.0, 1.0, (shift[0], shift[1]))
+    angle = math.radians(rng.uniform(-cfg.max_rotation, cfg.max_rotation)) * damping
+    log_s = math.log1p(cfg.max_scale_change) * damping
+    scale = math.exp(rng.uniform(-log_s, log_s))
+    shift = rng.uniform(-span, span, 2)
+    return about(centre, angle, scale, (shift[0], shift[1]))
+
+
+def render_pair(cfg: WorldConfig, seed: int) -> Scene:
+    """A scene (labels of frame 1) plus ``image2``, ``flow`` and ``flow_valid``.
+
+    Every thing moves by its own similarity about its centre (rotation up to
+    ``max_rotation`` degrees, scale change up to ``max_scale_change``, shift up to
+    ``max_shift`` of the image; integer shifts only with ``integer_motion``); the
+    background moves too (a third of the rotation/scale, half the shift) when
+    ``background_motion``. Depth order is the same in both frames.
+
+    Returns:
+        Scene with everything ``render_scene`` gives for frame 1, and image2
+        (Image[3, H, W] uint8), flow (Flow[2, H, W] float32, frame 1 -> frame 2, pixels)
+        and flow_valid (Mask[H, W] bool); see the module docstring for the conventions.
+    """
+    h, w = cfg.size
+    backdrop, things = layout(cfg, seed, pair_margin(cfg))
+    rng = rng_for(seed, MOTION)
+    bg = (random_motion(rng, cfg, ((w - 1) / 2, (h - 1) / 2), damping=1 / 3)
+          if cfg.background_motion else np.eye(3))
+    by_id = sorted(things, key=lambda t: t.track_id)
+    motion = {t.track_id: random_motion(rng, cfg, t.centre) for t in by_id}
+    motions = [motion[t.track_id] for t in things]
+    frame1 = paint_frame(backdrop, things, cfg.size)
+    frame2 = paint_frame(backdrop, things, cfg.size, poses=[m @ t.pose for m, t in
+                                                            zip(motions, things, strict=True)],
+                         background_motion=bg, labels=False)
+    flow = layer_flow(frame1, things, motions, bg)
+    valid = flow_validity(flow, frame1.ids, frame2.ids)
+    return scene_from_frame(cfg, things, frame1, seed, image2=to_image(frame2.image),
+                            flow=Flow(torch.from_numpy(flow)),
+                            flow_valid=tv_tensors.Mask(torch.from_numpy(valid)))
+
+
+def _affine_field(m: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Displacement m(p) - p on the grid x (1, w) and y (h, 1): two float32 (h, w) arrays."""
+    u = (m[0, 0] - 1.0) * x + m[0, 1] * y + m[0, 2]
+    v = m[1, 0] * x + (m[1, 1] - 1.0) * y + m[1, 2]
+    return u.astype(np.float32), v.astype(np.float32)
+
+
+def layer_flow(frame: Frame, things: list[Thing], motions: list[np.ndarray],
+               background: np.ndarray) -> np.ndarray:
+    """Flow float32 [2, H, W]: at each pixel the motion of the layer it shows."""
+    h, w = frame.ids.shape
+    x = np.arange(w, dtype=np.float64)[None, :]
+    y = np.arange(h, dtype=np.float64)[:, None]
+    flow = np.empty((2, h, w), np.float32)
+    flow[0], flow[1] = _affine_field(background, x, y)
+    for i, (region, m) in enumerate(zip(frame.regions, motions, strict=True)):
+        if region is None:
+            continue
+        x0, y0, mask = region
+        rh, rw = mask.shape
+        shows = frame.ids[y0:y0 + rh, x0:x0 + rw] == i + 1
+        u, v = _affine_field(m, x[:, x0:x0 + rw], y[y0:y0 + rh])
+        np.copyto(flow[0, y0:y0 + rh, x0:x0 + rw], u, where=shows)
+        np.copyto(flow[1, y0:y0 + rh, x0:x0 + rw], v, where=shows)
+    return flow
+
+
+def flow_validity(flow: np.ndarray, ids1: np.ndarray, ids2: np.ndarray) -> np.ndarray:
+    """bool [H, W]: the landing point is inside frame 2 and its bilinear neighbours show
+    the same layer there."""
+    h, w = ids1.shape
+    x2 = flow[0] + np.arange(w, dtype=np.float32)[None, :]
+    y2 = flow[1] + np.arange(h, dtype=np.float32)[:, None]
+    valid = (x2 >= 0) & (x2 <= w - 1) & (y2 >= 0) & (y2 <= h - 1)
+    xs = [np.clip(np.floor(x2), 0, w - 1).astype(np.intp), np.clip(np.ceil(x2), 0, w - 1)
+          .astype(np.intp)]
+    ys = [np.clip(np.floor(y2), 0, h - 1).astype(np.intp), np.clip(np.ceil(y2), 0, h - 1)
+          .astype(np.intp)]
+    for yy in ys:
+        for xx in xs:
+            valid &= ids2[yy, xx] == ids1
+    return valid
