@@ -13,6 +13,8 @@ def _commands() -> dict[str, ModuleType]:
     """Every command that works. Each module has HELP, add_arguments(parser), run(args) -> int."""
     return {
         "eval": eval_cmd,
+        "train": __import__("importlib").import_module("seesall.cli.train"),
+        "models": __import__("importlib").import_module("seesall.cli.models"),
     }
 
 

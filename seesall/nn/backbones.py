@@ -89,6 +89,10 @@ class Backbone(nn.Module):
     def forward(self, x: Tensor) -> dict[str, Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def stages(self) -> list[nn.Module]:
+        """The stem then every built stage (c2, c3, ...), for freezing by stage number."""
+        raise NotImplementedError
+
     @property
     def out_channels(self) -> int:
         """Channels of the deepest returned map (what a classifier head pools)."""
@@ -112,9 +116,12 @@ class ResNetBackbone(Backbone):
             self.add_module(f"layer{i + 1}", layers[i])
         self.num_stages = last + 1
         self.feature_specs = [
-            FeatureSpec(n, _last_channels(layers[STAGE_NAMES.index(n)]), STAGE_STRIDES[n])
-            for n in self.out_features
+            FeatureSpec(n, _last_channels(layers[STAGE_NAMES.index(n)]), STAGE_STRIDES[n]) for n in self.out_features
         ]
+
+    def stages(self) -> list[nn.Module]:
+        stem = nn.ModuleList([self.conv1, self.bn1])
+        return [stem] + [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """x: Tensor[B, 3, H, W] normalised -> {name: Tensor[B, C, H/s, W/s]}."""
@@ -153,6 +160,17 @@ class MobileNetV3Backbone(Backbone):
         probe = _probe_channels(self.features, self.stage_ends, self.out_features)
         self.feature_specs = [FeatureSpec(n, probe[n], STAGE_STRIDES[n]) for n in self.out_features]
 
+    def stages(self) -> list[nn.Module]:
+        blocks = list(self.features)
+        result: list[nn.Module] = [blocks[0]]  # stem: features[0]
+        start = 1
+        for name in STAGE_NAMES:
+            end = min(self.stage_ends[name], len(blocks) - 1)
+            if start <= end:
+                result.append(nn.ModuleList(blocks[start : end + 1]))
+            start = end + 1
+        return result
+
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """x: Tensor[B, 3, H, W] normalised -> {name: Tensor[B, C, H/s, W/s]}."""
         wanted = {self.stage_ends[n]: n for n in self.out_features}
@@ -164,9 +182,7 @@ class MobileNetV3Backbone(Backbone):
         return out
 
 
-def _probe_channels(
-    features: nn.Sequential, ends: dict[str, int], names: list[str]
-) -> dict[str, int]:
+def _probe_channels(features: nn.Sequential, ends: dict[str, int], names: list[str]) -> dict[str, int]:
     """Output channels at each stage end, read from the last conv's out_channels."""
     result = {}
     for n in names:
@@ -208,17 +224,19 @@ class FastNet(Backbone):
             blocks += [conv_bn_relu(widths[i], widths[i]) for _ in range(depth - 1)]
             stages.append(nn.Sequential(*blocks))
             cin = widths[i]
-        self.stages = nn.ModuleList(stages)
+        self.blocks = nn.ModuleList(stages)
         self.feature_specs = [
-            FeatureSpec(n, int(widths[STAGE_NAMES.index(n)]), STAGE_STRIDES[n])
-            for n in self.out_features
+            FeatureSpec(n, int(widths[STAGE_NAMES.index(n)]), STAGE_STRIDES[n]) for n in self.out_features
         ]
+
+    def stages(self) -> list[nn.Module]:
+        return [self.stem, *self.blocks]
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """x: Tensor[B, 3, H, W] normalised -> {name: Tensor[B, C, H/s, W/s]}."""
         x = self.stem(x)
         out: dict[str, Tensor] = {}
-        for name, stage in zip(STAGE_NAMES, self.stages, strict=False):
+        for name, stage in zip(STAGE_NAMES, self.blocks, strict=False):
             x = stage(x)
             if name in self.out_features:
                 out[name] = x
