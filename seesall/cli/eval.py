@@ -15,6 +15,8 @@ def _tasks() -> dict[str, ModuleType]:
     return {
         "detection": import_module("seesall.tasks.detection.cli"),
         "semantic": import_module("seesall.tasks.semantic.cli"),
+        "instance": import_module("seesall.tasks.instance.cli"),
+        "keypoints": import_module("seesall.tasks.keypoints.cli"),
         "flow": import_module("seesall.tasks.flow.cli"),
     }
 
