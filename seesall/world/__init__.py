@@ -19,7 +19,9 @@ from seesall.world.classes import (
     THING_CLASSES,
     semantic_id_of_thing,
 )
+from seesall.world.clip import render_clip
 from seesall.world.config import TEXTURES, WorldConfig
+from seesall.world.dataset import WorldDataset
 from seesall.world.pair import render_pair
 from seesall.world.scene import render_scene
 
@@ -33,6 +35,8 @@ __all__ = [
     "TEXTURES",
     "THING_CLASSES",
     "WorldConfig",
+    "WorldDataset",
+    "render_clip",
     "render_pair",
     "render_scene",
     "semantic_id_of_thing",

@@ -50,25 +50,30 @@ class Thing:
         return float(self.pose[0, 2]), float(self.pose[1, 2])
 
 
-def sample_things(rng: np.random.Generator, cfg: WorldConfig, backdrop: Backdrop) -> list[Thing]:
-    """Draw 0..max objects with random class, size, place, rotation, texture and depth.
+def sample_things(rng: np.random.Generator, cfg: WorldConfig, backdrop: Backdrop,
+                  first_id: int = 1) -> list[Thing]:
+    """Draw ``cfg.num_objects`` objects with random class, size, place, rotation, texture
+    and depth.
 
-    Returns the things sorted far to near (the painting order); track ids are 1..n in
-    the order they were drawn.
+    Returns the things sorted far to near (the painting order); track ids are
+    first_id, first_id + 1, ... in the order they were drawn.
     """
     lo, hi = cfg.num_objects
     n = int(rng.integers(lo, hi + 1))
-    things = [sample_thing(rng, cfg, backdrop, i + 1) for i in range(n)]
+    things = [sample_thing(rng, cfg, backdrop, first_id + i) for i in range(n)]
     return sorted(things, key=lambda t: -t.depth)
 
 
 def sample_thing(rng: np.random.Generator, cfg: WorldConfig, backdrop: Backdrop, track_id: int,
-                 label: int | None = None, centre: tuple[float, float] | None = None) -> Thing:
-    """One random thing (class drawn from ``cfg.classes`` unless ``label`` is given)."""
+                 label: int | None = None, centre: tuple[float, float] | None = None,
+                 sizes: tuple[float, float] | None = None) -> Thing:
+    """One random thing (class drawn from ``cfg.classes`` unless ``label`` is given; size
+    log-uniform in ``sizes``, default (``min_size``, ``max_object_size``))."""
     h, w = cfg.size
     if label is None:
         label = cfg.class_labels[int(rng.integers(len(cfg.class_labels)))]
-    size = math.exp(rng.uniform(math.log(cfg.min_size), math.log(cfg.max_object_size)))
+    lo, hi = sizes if sizes is not None else (cfg.min_size, cfg.max_object_size)
+    size = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     if centre is None:
         centre = (rng.uniform(0, w - 1), rng.uniform(0, h - 1))
     if label == PERSON:
