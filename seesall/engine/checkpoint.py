@@ -17,8 +17,9 @@ to ``step_N`` and only then pointed to by ``last``/``best`` (a symlink swapped w
 ``os.replace``). A kill before the swap leaves the previous checkpoint in place.
 Reading uses safetensors and JSON only.
 
-``SEESALL_FAULT_DELAY="checkpoint=SECONDS,step=SECONDS"`` makes the writer (or every
-training step) sleep, so crash tests can kill the process at a chosen moment.
+``SEESALL_FAULT_DELAY="checkpoint@STEP=SECONDS,step=SECONDS"`` makes the writer (at
+one step's checkpoint, or always without ``@STEP``) or every training step sleep, so
+crash tests can kill the process at a chosen moment.
 """
 
 from __future__ import annotations
@@ -45,12 +46,16 @@ from seesall.io.atomic import fsync_dir, write_bytes, write_json
 FORMAT = "seesall-checkpoint/1"
 
 
-def fault_delay(point: str) -> None:
-    """Sleep as configured by SEESALL_FAULT_DELAY for ``point`` (crash tests only)."""
+def fault_delay(point: str, step: int | None = None) -> None:
+    """Sleep as SEESALL_FAULT_DELAY says for ``point`` (crash tests only).
+
+    Items are ``point=SECONDS`` (always) or ``point@STEP=SECONDS`` (only at that step).
+    """
     spec = os.environ.get("SEESALL_FAULT_DELAY", "")
     for item in filter(None, spec.split(",")):
         name, _, seconds = item.partition("=")
-        if name.strip() == point:
+        name, _, at = name.strip().partition("@")
+        if name == point and (not at or (step is not None and int(at) == step)):
             time.sleep(float(seconds))
 
 
@@ -145,7 +150,7 @@ def _write_folder(folder: Path, data: CheckpointData) -> None:
     if data.train is not None:
         write_bytes(folder / "state.safetensors", save(data.train_tensors or {}))
         write_json(folder / "state.json", data.train)
-    fault_delay("checkpoint")
+    fault_delay("checkpoint", int(data.meta["step"]))
     write_json(folder / "meta.json", data.meta, indent=2)  # written last: marks it complete
 
 

@@ -134,7 +134,7 @@ class Trainer:
         names = sorted(sums)
         values = all_reduce_mean(torch.stack([sums[k] for k in names])).tolist()
         self.losses = dict(zip(names, values, strict=True))
-        fault_delay("step")
+        fault_delay("step", self.step + 1)
         if not all(math.isfinite(v) for v in values):
             self._on_nonfinite()
         else:
