@@ -14,6 +14,7 @@ from seesall.io.atomic import atomic_open, write_bytes, write_json, write_text
 from seesall.io.coco import (
     CocoDataset,
     predictions_to_coco_results,
+    read_coco_results,
     scenes_to_coco,
     write_coco,
     write_coco_results,
@@ -51,6 +52,7 @@ __all__ = [
     "flow_to_numpy",
     "flow_to_tensor",
     "predictions_to_coco_results",
+    "read_coco_results",
     "read_flo",
     "read_flow",
     "read_image",

@@ -19,7 +19,8 @@ Written dataset (``scenes_to_coco`` / ``write_coco``), following the COCO format
 Results (``predictions_to_coco_results`` / ``write_coco_results``): the list format
 ``loadRes`` and COCOeval read: ``{image_id, category_id, bbox [x, y, w, h], score}`` plus
 ``segmentation`` (RLE) when the objects have masks and ``keypoints`` [x, y, v] * K when
-they have keypoints (v = the visibility flag, or 1 when unknown).
+they have keypoints (v = the visibility flag, or 1 when unknown). ``read_coco_results``
+reads such a file back as Objects with scores.
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ import torch
 from seesall.io.atomic import write_json
 from seesall.io.coco_masks import mask_to_polygons, masks_to_rle, rle_area
 from seesall.io.coco_read import CocoDataset
+from seesall.io.coco_results import read_coco_results
 from seesall.io.image import write_image
 from seesall.structures import Objects, Scene
 
 __all__ = [
     "CocoDataset",
     "predictions_to_coco_results",
+    "read_coco_results",
     "scenes_to_coco",
     "write_coco",
     "write_coco_results",
@@ -254,4 +257,10 @@ def _np(masks: torch.Tensor) -> np.ndarray:
 
 
 def _file_name(scene: Scene) -> str:
-    return scene.file_name or f"{scene.image_id:06d}.png"
+    """``scene.file_name`` (a relative path inside the images folder) or a default name."""
+    name = scene.file_name or f"{scene.image_id:06d}.png"
+    parts = Path(name).parts
+    if Path(name).is_absolute() or ".." in parts or not parts:
+        raise ValueError(f"scene {scene.image_id}: file_name {name!r} must be a relative path "
+                         "inside the images folder (no '..', not absolute)")
+    return Path(name).as_posix()

@@ -15,7 +15,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from torchvision import tv_tensors
 
-from seesall.io.coco import CocoDataset, write_coco, write_coco_results
+from seesall.io.coco import CocoDataset, read_coco_results, write_coco, write_coco_results
 from seesall.structures import Objects, Scene
 
 CLASS_NAMES = ["disc", "box", "person"]
@@ -199,6 +199,39 @@ def test_results_file_evaluates_to_perfect_ap(tmp_path: Path, make_scene) -> Non
     assert _evaluate(gt, tmp_path / "res.json", "keypoints") == pytest.approx(1.0)
     with pytest.raises(ValueError, match=r"predictions\[0\] \(image_id 1\): objects.scores"):
         write_coco_results(tmp_path / "x.json", scenes)
+    back = read_coco_results(tmp_path / "res.json", CocoDataset(tmp_path))
+    assert sorted(back) == [1, 2]
+    for pred in preds:
+        got, want = back[pred.image_id], pred.objects
+        for field in ("labels", "boxes", "masks", "scores", "visibility"):
+            assert torch.equal(getattr(got, field), getattr(want, field)), field
+        seen = want.visibility > 0
+        assert torch.equal(got.keypoints[seen], want.keypoints[seen])
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda r: r[0].update(category_id=12), r"res.json: results\[0\].category_id 12 is not"),
+    (lambda r: r[1].update(image_id=5), r"results\[1\].image_id 5 is not an image"),
+    (lambda r: r[2].update(score="high"), r"results\[2\].score must be a finite number"),
+    (lambda r: r[0].update(bbox=[0, 0]), r"results\[0\].bbox must have 4 numbers"),
+])
+def test_bad_results_files(tmp_path: Path, make_scene, edit, message: str) -> None:
+    scene = make_scene()
+    _write(tmp_path, [scene])
+    pred = scene.replace(objects=scene.objects.replace(scores=torch.ones(3)))
+    results = write_coco_results(tmp_path / "res.json", [pred])
+    edit(results)
+    (tmp_path / "res.json").write_text(json.dumps(results))
+    with pytest.raises(ValueError, match=message):
+        read_coco_results(tmp_path / "res.json", CocoDataset(tmp_path))
+
+
+def test_unsafe_file_names_are_refused(tmp_path: Path, make_scene) -> None:
+    for name in ("/etc/x.png", "../x.png"):
+        scene = make_scene().replace(file_name=name)
+        with pytest.raises(ValueError, match="must be a relative path inside the images"):
+            _write(tmp_path, [scene])
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_polygons_of_random_blobs_rasterise_exactly() -> None:
