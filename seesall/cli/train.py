@@ -26,6 +26,7 @@ def _recipes() -> dict[str, ModuleType]:
     """Task name -> its recipe module ``seesall.tasks.<task>.recipe`` (see seesall.engine)."""
     return {
         "classification": import_module("seesall.tasks.classification.recipe"),
+        "semantic": import_module("seesall.tasks.semantic.recipe"),
     }
 
 
