@@ -9,6 +9,8 @@ seesall's continuous XYXY (a pixel i spans [i, i + 1)), the conversion is
 
 (the same as detectron2's VOC loader). Writing rounds to whole pixels, so a round trip
 moves each coordinate by at most 0.5 px and leaves pixel-aligned boxes unchanged.
+Reading clips boxes to the image when they stick out by at most 1 px (files written
+with 0-based coordinates do) and refuses boxes further out.
 
 ``difficult`` and ``truncated`` have no place in Objects and travel beside it in
 :class:`VocAnnotation`; ``pose`` is written as "Unspecified".
@@ -127,10 +129,10 @@ def read_voc(path: str | os.PathLike, class_names: Sequence[str] = VOC_CLASSES) 
         xmin, ymin, xmax, ymax = (_num(path, obj, f"bndbox/{k}", where)
                                   for k in ("xmin", "ymin", "xmax", "ymax"))
         box = [xmin - 1, ymin - 1, xmax, ymax]
-        if not (0 <= box[0] <= box[2] <= w and 0 <= box[1] <= box[3] <= h):
+        if not (-1 <= box[0] <= box[2] <= w + 1 and -1 <= box[1] <= box[3] <= h + 1):
             raise ValueError(f"{path}: {where}/bndbox {[xmin, ymin, xmax, ymax]} is not a box "
                              f"inside the {w}x{h} image (1-based, inclusive)")
-        boxes.append(box)
+        boxes.append([min(max(v, 0), lim) for v, lim in zip(box, (w, h, w, h), strict=True)])
         difficult.append(_flag(path, obj, "difficult", where))
         truncated.append(_flag(path, obj, "truncated", where))
     objects = Objects(

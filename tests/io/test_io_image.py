@@ -113,6 +113,16 @@ def test_exif_orientation_applied(tmp_path: Path, orientation: int, k: int, flip
     np.testing.assert_array_equal(read_image(tmp_path / "e.png"), expected)
 
 
+def test_exif_orientation_in_jpeg(tmp_path: Path) -> None:
+    a = np.kron(_rgb(2, 3, seed=4), np.ones((8, 8, 1), np.uint8))  # flat 8x8 blocks
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(a).save(tmp_path / "e.jpg", exif=exif, quality=100, subsampling=0)
+    out = read_image(tmp_path / "e.jpg")
+    assert out.shape == (24, 16, 3)  # stored 16 x 24, shown rotated 90 degrees clockwise
+    assert np.abs(out.astype(int) - np.rot90(a, -1)).mean() < 3
+
+
 def test_corrupt_truncated_unknown_missing(tmp_path: Path) -> None:
     (tmp_path / "junk.png").write_bytes(b"this is not an image at all" * 10)
     with pytest.raises(ValueError, match="junk.png: unknown or unsupported image format"):

@@ -40,6 +40,10 @@ def test_voc_reads_a_hand_written_file(tmp_path: Path) -> None:
     # 1-based inclusive pixels -> continuous XYXY: (xmin - 1, ymin - 1, xmax, ymax).
     assert ann.objects.boxes.tolist() == [[262, 210, 324, 339], [4, 243, 67, 374]]
     assert ann.difficult.tolist() == [False, True] and ann.truncated.tolist() == [False, True]
+    # 0-based files (one pixel off) are clipped into the image, not refused.
+    (tmp_path / "b.xml").write_text(VOC_XML.replace("<xmin>5</xmin>", "<xmin>0</xmin>")
+                                    .replace("<ymax>374</ymax>", "<ymax>376</ymax>"))
+    assert read_voc(tmp_path / "b.xml").objects.boxes[1].tolist() == [0, 243, 67, 375]
 
 
 def test_voc_round_trip_within_its_integer_convention(tmp_path: Path, scene: Scene) -> None:
