@@ -27,6 +27,7 @@ def _recipes() -> dict[str, ModuleType]:
     return {
         "classification": import_module("seesall.tasks.classification.recipe"),
         "semantic": import_module("seesall.tasks.semantic.recipe"),
+        "instance": import_module("seesall.tasks.instance.recipe"),
     }
 
 
