@@ -97,7 +97,8 @@ def write_kitti_flow(path: str | os.PathLike, flow: np.ndarray,
     if valid is None:
         valid = np.isfinite(flow).all(axis=2)
     valid = np.asarray(valid, bool)
-    enc = np.clip(np.round(np.nan_to_num(flow) * 64.0 + 2.0**15), 0, 65535).astype(np.uint16)
+    enc = np.round(np.nan_to_num(flow).astype(np.float64) * 64.0 + 2.0**15)  # float64: exact
+    enc = np.clip(enc, 0, 65535).astype(np.uint16)
     enc[~valid] = 0
     rgb = np.concatenate([enc, valid[:, :, None].astype(np.uint16)], axis=2)  # (H, W, 3)
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))  # RGB -> BGR

@@ -90,3 +90,40 @@ def test_world_label_pngs(tmp_path: Path) -> None:
     cls, inst = decode_instance_ids(back)
     np.testing.assert_array_equal(cls, semantic)  # thing pixels carry their semantic id
     assert len(np.unique(inst[inst > 0])) <= len(scene.objects)
+
+
+def test_world_pair_flow_files(tmp_path: Path) -> None:
+    from seesall.io.flow import flow_to_numpy, flow_to_tensor, read_flow, write_flow
+
+    if not hasattr(world, "render_pair"):
+        pytest.skip("render_pair not available")
+    pair = world.render_pair(world.WorldConfig(size=(48, 64)), 3)
+    flow, valid = flow_to_numpy(pair.flow, pair.flow_valid)
+    assert (~valid).any()  # occlusions or pixels leaving the image
+    write_flow(tmp_path / "f.flo", flow, valid)
+    got, got_valid = read_flow(tmp_path / "f.flo")
+    np.testing.assert_array_equal(got_valid, valid)
+    np.testing.assert_array_equal(got[valid], flow[valid])
+    write_flow(tmp_path / "f.png", flow, valid)
+    got, got_valid = read_flow(tmp_path / "f.png")
+    np.testing.assert_array_equal(got_valid, valid)
+    assert np.abs(got[valid] - flow[valid]).max() <= 0.5 / 64
+    t_flow, t_valid = flow_to_tensor(got, got_valid)
+    t_valid, p_valid = t_valid.as_subclass(torch.Tensor), pair.flow_valid.as_subclass(torch.Tensor)
+    assert torch.allclose(t_flow.as_subclass(torch.Tensor)[:, t_valid],
+                          pair.flow.as_subclass(torch.Tensor)[:, p_valid], atol=0.5 / 64)
+
+
+def test_world_clip_video_files(tmp_path: Path) -> None:
+    from seesall.io.video import read_video_tensor, write_video
+
+    if not hasattr(world, "render_clip"):
+        pytest.skip("render_clip not available")
+    clip = world.render_clip(world.WorldConfig(size=(48, 64), clip_length=6), 1)
+    write_video(tmp_path / "frames", clip.video)
+    assert torch.equal(read_video_tensor(tmp_path / "frames"), clip.video)
+    write_video(tmp_path / "c.mp4", clip.video)
+    back = read_video_tensor(tmp_path / "c.mp4").double()
+    mse = ((back - clip.video.double()) ** 2).mean()
+    psnr = 10 * torch.log10(255.0**2 / mse)
+    assert back.shape == clip.video.shape and psnr > 20, float(psnr)
