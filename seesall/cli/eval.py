@@ -18,6 +18,7 @@ def _tasks() -> dict[str, ModuleType]:
         "instance": import_module("seesall.tasks.instance.cli"),
         "keypoints": import_module("seesall.tasks.keypoints.cli"),
         "flow": import_module("seesall.tasks.flow.cli"),
+        "classification": import_module("seesall.tasks.classification.cli"),
     }
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch import Tensor, nn
+from torch.utils.data import Dataset
 
 from seesall.engine.config import RunConfig
 from seesall.engine.recipe import TaskParts
@@ -37,18 +38,24 @@ class TaskConfig:
     label_smoothing: float = field(default=0.0, metadata={"help": "cross-entropy label smoothing"})
 
 
-def _task_cfg(cfg: RunConfig | None) -> TaskConfig:
+def task_config(cfg: RunConfig | None) -> TaskConfig:
     return cfg.task if cfg is not None and isinstance(cfg.task, TaskConfig) else TaskConfig()
 
 
-def _datasets(cfg: RunConfig) -> tuple[object, object | None, list[str]]:
-    d, t = cfg.data, _task_cfg(cfg)
+def world_crops(cfg: RunConfig, *, n: int, seed: int) -> WorldCrops:
+    """n world crops of the run's crop size and world settings, scenes from ``seed``."""
+    t = task_config(cfg)
+    world = WorldConfig(size=(t.scene_size, t.scene_size), num_objects=(1, max(t.max_objects, 1)))
+    return WorldCrops(n=n, crop_size=cfg.data.image_size, seed=seed, world=world)
+
+
+def _datasets(cfg: RunConfig) -> tuple[Dataset, Dataset | None, list[str]]:
+    d, t = cfg.data, task_config(cfg)
     if d.source == "world":
-        world = WorldConfig(size=(t.scene_size, t.scene_size), num_objects=(1, max(t.max_objects, 1)))
-        train = WorldCrops(n=d.train_size, crop_size=d.image_size, seed=t.world_seed, world=world)
+        train = world_crops(cfg, n=d.train_size, seed=t.world_seed)
         val = None
         if d.val_size > 0:
-            val = WorldCrops(n=d.val_size, crop_size=d.image_size, seed=t.world_seed + VAL_SEED_OFFSET, world=world)
+            val = world_crops(cfg, n=d.val_size, seed=t.world_seed + VAL_SEED_OFFSET)
         return train, val, world_class_names()
     root = Path(d.source)
     train_root = root / "train" if (root / "train").is_dir() else root
@@ -66,7 +73,7 @@ def build_model(name: str, cfg: RunConfig | None = None, num_classes: int | None
     return MODELS[name](num_classes=num_classes or len(world_class_names()))
 
 
-def _inputs(batch: tuple[Tensor, Tensor]) -> tuple[Tensor]:
+def model_inputs(batch: tuple[Tensor, Tensor]) -> tuple[Tensor]:
     return (normalize_image(batch[0]),)
 
 
@@ -74,7 +81,7 @@ def _loss(logits: Tensor, batch: tuple[Tensor, Tensor], *, label_smoothing: floa
     return classification_loss(logits, batch[1], label_smoothing=label_smoothing)
 
 
-def _postprocess(logits: Tensor, batch: tuple[Tensor, Tensor]) -> Tensor:
+def postprocess_batch(logits: Tensor, batch: tuple[Tensor, Tensor]) -> Tensor:
     return postprocess(logits)
 
 
@@ -84,9 +91,9 @@ def build(cfg: RunConfig) -> TaskParts:
     model = build_model(cfg.model.name or DEFAULT_MODEL, cfg, num_classes=len(classes))
     return TaskParts(
         model=model,
-        loss=functools.partial(_loss, label_smoothing=_task_cfg(cfg).label_smoothing),
-        inputs=_inputs,
-        postprocess=_postprocess,
+        loss=functools.partial(_loss, label_smoothing=task_config(cfg).label_smoothing),
+        inputs=model_inputs,
+        postprocess=postprocess_batch,
         make_evaluator=TopKAccuracy,
         train_set=train_set,
         val_set=val_set,
