@@ -95,7 +95,7 @@ def test_round_trip_through_our_reader(tmp_path: Path, make_scene, scene: Scene)
 def _hand_coco() -> dict:
     """Non-contiguous category ids, a crowd region in uncompressed RLE, an XYWH box."""
     h, w = 6, 5
-    crowd = [3, 4, 2, 21]  # column-major runs: 3 off, 4 on, 2 off, 21 on? sums to 30
+    crowd = [3, 4, 2, 21]  # column-major runs (off, on, off, on) over the 6 x 5 = 30 pixels
     return {
         "images": [{"id": 10, "file_name": "a.png", "width": w, "height": h}],
         "categories": [{"id": 7, "name": "cat"}, {"id": 3, "name": "dog"}],

@@ -132,6 +132,11 @@ def test_corrupt_truncated_unknown_missing(tmp_path: Path) -> None:
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="cut.png: corrupt or truncated"):
         read_image(tmp_path / "cut.png")
+    write_image(tmp_path / "full.jpg", _rgb(64, 64))
+    jpg = (tmp_path / "full.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(jpg[: len(jpg) // 2])
+    with pytest.raises(ValueError, match="cut.jpg: corrupt or truncated"):
+        read_image(tmp_path / "cut.jpg")
     bad = bytearray(data)
     bad[60:80] = b"\x00" * 20  # inside IDAT: CRC / zlib stream broken
     (tmp_path / "bad.png").write_bytes(bytes(bad))
