@@ -6,15 +6,19 @@ import argparse
 import sys
 from types import ModuleType
 
+from seesall.cli import demo, models, show, train, world
 from seesall.cli import eval as eval_cmd
 
 
 def _commands() -> dict[str, ModuleType]:
     """Every command that works. Each module has HELP, add_arguments(parser), run(args) -> int."""
     return {
+        "demo": demo,
+        "world": world,
+        "show": show,
         "eval": eval_cmd,
-        "train": __import__("importlib").import_module("seesall.cli.train"),
-        "models": __import__("importlib").import_module("seesall.cli.models"),
+        "train": train,
+        "models": models,
     }
 
 
