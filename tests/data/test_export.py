@@ -8,7 +8,7 @@ from pycocotools.coco import COCO
 from seesall.cli.world import WORLD_TABLES
 from seesall.data.export import export_clips, export_scenes, mot_lines
 from seesall.data.folder import ClipFolder, SceneFolder, read_mot
-from seesall.world import WorldConfig, render_clip, render_pair, render_scene
+from seesall.world import WorldConfig, render_clip, render_pair
 
 CFG = WorldConfig(size=(64, 80), num_objects=(3, 5), clip_length=6)
 
