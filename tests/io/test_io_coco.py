@@ -249,3 +249,29 @@ def test_polygons_of_random_blobs_rasterise_exactly() -> None:
             continue
         back = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(polys, 30, 40)))
         np.testing.assert_array_equal(back.astype(bool), mask)
+
+
+def test_faster_coco_eval_reads_our_export(tmp_path: Path, make_scene) -> None:
+    """A second, independent COCO implementation agrees on masks and boxes."""
+    faster = pytest.importorskip("faster_coco_eval")
+    scene = make_scene()
+    path = _write(tmp_path, [scene], mask_format="polygon")
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = faster.COCO(str(path))
+    anns = coco.loadAnns(coco.getAnnIds(imgIds=[scene.image_id]))
+    for i, ann in enumerate(anns):
+        np.testing.assert_array_equal(coco.annToMask(ann).astype(bool),
+                                      scene.objects.masks[i].numpy())
+        x1, y1, x2, y2 = scene.objects.boxes[i].tolist()
+        assert ann["bbox"] == [x1, y1, x2 - x1, y2 - y1]
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path: Path, make_scene) -> None:
+    path = _write(tmp_path, [make_scene()])
+    before = path.read_bytes()
+    bad = make_scene(image_id=2)
+    bad = bad.replace(objects=bad.objects.replace(labels=torch.tensor([0, 1, 9])))
+    with pytest.raises(ValueError, match=r"scenes\[0\].objects.labels\[2\] = 9"):
+        _write(tmp_path, [bad])
+    assert path.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
