@@ -9,8 +9,8 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 from torch.utils.data import Dataset
-from torchvision.io import ImageReadMode, decode_image
 
+from seesall.io.image import read_image_tensor
 from seesall.world import THING_CLASSES, WorldConfig, render_scene
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -106,10 +106,7 @@ class ImageFolderDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[Tensor, int]:
         path, label = self.items[i]
-        try:
-            image = decode_image(str(path), mode=ImageReadMode.RGB)
-        except RuntimeError as e:
-            raise ValueError(f"{path}: cannot decode image ({e})") from None
+        image = read_image_tensor(path).as_subclass(Tensor)  # ValueError names the file
         return TF.resize(image, [self.crop_size] * 2, antialias=True), label
 
 
