@@ -28,6 +28,7 @@ def _recipes() -> dict[str, ModuleType]:
         "classification": import_module("seesall.tasks.classification.recipe"),
         "semantic": import_module("seesall.tasks.semantic.recipe"),
         "instance": import_module("seesall.tasks.instance.recipe"),
+        "keypoints": import_module("seesall.tasks.keypoints.recipe"),
     }
 
 

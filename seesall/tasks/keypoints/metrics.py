@@ -125,7 +125,10 @@ class KeypointEvaluator:
         self._results: list[dict] = []
 
     def _keep(self, objs: Objects) -> Objects:
-        return objs[torch.isin(objs.labels, torch.tensor(self.classes))]
+        """The objects of ``classes``, relabelled to their index in ``classes``."""
+        kept = objs[torch.isin(objs.labels, torch.tensor(self.classes))]
+        remap = torch.tensor([self.classes.index(int(c)) for c in kept.labels], dtype=torch.int64)
+        return kept.replace(labels=remap)
 
     def update(self, scenes: Sequence[Scene], predictions: Sequence[Objects]) -> None:
         for scene, pred in zip(scenes, predictions, strict=True):

@@ -137,3 +137,46 @@ def test_eval_keypoints_cli_rejects_wrong_sigma_count(tmp_path: Path) -> None:
     (tmp_path / "pred.json").write_text(json.dumps(results))
     assert main(["eval", "keypoints", "--gt", str(tmp_path / "gt.json"), "--pred",
                  str(tmp_path / "pred.json"), "--sigmas", "0.1,0.2"]) == 2
+
+
+def test_keypoint_evaluator_on_world_scenes_equals_pycocotools() -> None:
+    from seesall.tasks.keypoints.metrics import KeypointEvaluator
+    from seesall.world import WorldConfig, render_scene
+
+    cfg = WorldConfig(size=(96, 96), num_objects=(2, 5), classes=("person", "circle"))
+    scenes = [render_scene(cfg, s) for s in range(6)]
+    g = torch.Generator().manual_seed(0)
+    preds = []
+    for s in scenes:
+        o = s.objects
+        noisy = o.keypoints.as_subclass(torch.Tensor) + torch.randn(
+            o.keypoints.shape, generator=g) * 0.5
+        preds.append(o.replace(keypoints=type(o.keypoints)(noisy, canvas_size=s.size),
+                               scores=torch.rand(len(o), generator=g)))
+    person = 7
+    ev = KeypointEvaluator(classes=[person], class_names=["person"],
+                           sigmas=SYNTHETIC_PERSON_SIGMAS)
+    ev.update(scenes, preds)
+    got = ev.compute()
+    images, anns, results = [], [], []
+    for s, p in zip(scenes, preds, strict=True):
+        images.append({"id": s.image_id, "height": 96, "width": 96})
+        for i in range(len(s.objects)):
+            if int(s.objects.labels[i]) != person:
+                continue
+            b = s.objects.boxes[i].tolist()
+            vis = s.objects.visibility[i].numpy()
+            anns.append({"id": len(anns) + 1, "image_id": s.image_id, "category_id": 1,
+                         "iscrowd": 0, "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                         "area": float(s.objects.masks[i].sum()),
+                         "keypoints": _coco_kp(s.objects.keypoints[i].numpy(), vis),
+                         "num_keypoints": int((vis > 0).sum())})
+            results.append({"image_id": s.image_id, "category_id": 1,
+                            "score": float(p.scores[i]),
+                            "keypoints": _coco_kp(p.keypoints[i].numpy(), vis * 0 + 2)})
+    assert anns, "the scenes should hold persons"
+    gt = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person"}]}
+    ref = _pycocotools_kp(gt, results, SYNTHETIC_PERSON_SIGMAS).stats
+    keys = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
+    np.testing.assert_allclose([got[k] for k in keys], ref, rtol=0, atol=1e-9)
+    assert got["AP"] > 0.3

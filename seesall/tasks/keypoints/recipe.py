@@ -1,0 +1,103 @@
+"""Keypoints' recipe for the engine (``seesall train keypoints``): Keypoint R-CNN on world
+scenes, COCO keypoint AP of the person class with the synthetic person's OKS sigmas."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from seesall.engine.config import RunConfig
+from seesall.engine.recipe import TaskParts
+from seesall.structures import collate
+from seesall.tasks.instance.recipe import SegmenterModule, _loss, _postprocess, inputs
+from seesall.tasks.keypoints.metrics import SYNTHETIC_PERSON_SIGMAS, KeypointEvaluator
+from seesall.tasks.keypoints.models import KEYPOINT_MODELS
+from seesall.world import PERSON_KEYPOINTS, THING_CLASSES, WorldConfig
+from seesall.world.dataset import WorldDataset
+
+NAME = "keypoints"
+DEFAULT_MODEL = "keypoint_rcnn_small"
+VAL_SEED_OFFSET = 10_000_000
+PERSON = THING_CLASSES.index("person")
+
+
+def _factory(name: str) -> Any:
+    def build(*, num_classes: int) -> SegmenterModule:
+        return SegmenterModule(KEYPOINT_MODELS[name](
+            num_classes=num_classes, num_keypoints=len(PERSON_KEYPOINTS),
+            keypoint_classes=(PERSON,)))
+    build.__doc__ = KEYPOINT_MODELS[name].__doc__
+    return build
+
+
+MODELS: dict[str, Any] = {name: _factory(name) for name in KEYPOINT_MODELS}
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Options of the keypoints task (YAML section ``task:``)."""
+
+    world_seed: int = field(default=0, metadata={"help": "first world scene seed of training"})
+    max_objects: int = field(default=6, metadata={"help": "most objects per world scene"})
+    world_classes: str = field(default="person,circle,square",
+                               metadata={"help": "comma-separated thing classes drawn"})
+
+
+def _task_cfg(cfg: RunConfig | None) -> TaskConfig:
+    return cfg.task if cfg is not None and isinstance(cfg.task, TaskConfig) else TaskConfig()
+
+
+def build_model(name: str, cfg: RunConfig | None = None) -> nn.Module:
+    if name not in MODELS:
+        raise ValueError(f"unknown keypoints model {name!r}; choose from {', '.join(MODELS)}")
+    return MODELS[name](num_classes=len(THING_CLASSES))
+
+
+class PersonKeypointEvaluator(KeypointEvaluator):
+    """KeypointEvaluator for the person class, with the engine's state/merge."""
+
+    def __init__(self) -> None:
+        super().__init__(classes=[PERSON], class_names=["person"], sigmas=SYNTHETIC_PERSON_SIGMAS)
+
+    def update(self, predictions: Any, batch: Any) -> None:  # engine order: (preds, batch)
+        super().update(batch.scenes, predictions)
+
+    def state(self) -> tuple[list, list, list]:
+        return self._images, self._anns, self._results
+
+    def merge(self, states: list[tuple[list, list, list]]) -> None:
+        self.reset()
+        for images, anns, results in states:
+            self._images += images
+            self._anns += anns
+            self._results += results
+
+
+def build(cfg: RunConfig) -> TaskParts:
+    t, d = _task_cfg(cfg), cfg.data
+    if d.source != "world":
+        raise ValueError(f"keypoint training reads the world only for now, got data.source "
+                         f"{d.source!r}")
+    classes = tuple(c.strip() for c in t.world_classes.split(",") if c.strip())
+    world = WorldConfig(size=(d.image_size, d.image_size), num_objects=(1, max(t.max_objects, 1)),
+                        classes=classes)
+    train_set = WorldDataset("scene", d.train_size, world, seed=t.world_seed)
+    val_set = (WorldDataset("scene", d.val_size, world, seed=t.world_seed + VAL_SEED_OFFSET)
+               if d.val_size > 0 else None)
+    module = build_model(cfg.model.name or DEFAULT_MODEL, cfg)
+    return TaskParts(
+        model=module,
+        loss=functools.partial(_loss, module=module),
+        inputs=inputs,
+        postprocess=functools.partial(_postprocess, module=module),
+        make_evaluator=PersonKeypointEvaluator,
+        train_set=train_set,
+        val_set=val_set,
+        collate=functools.partial(collate, size_divisible=32),
+        class_names=list(THING_CLASSES),
+        best_metric="AP",
+        best_mode="max",
+    )
