@@ -275,3 +275,15 @@ def test_failed_write_keeps_the_previous_file(tmp_path: Path, make_scene) -> Non
         _write(tmp_path, [bad])
     assert path.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_undecodable_rle_names_the_annotation(tmp_path: Path) -> None:
+    from pycocotools import mask as mask_utils
+
+    coco = _hand_coco()
+    big = mask_utils.encode(np.ones((30, 30), np.uint8, order="F"))["counts"].decode()
+    coco["annotations"][0]["segmentation"] = {"size": [6, 5], "counts": big}  # 900 px in 30
+    (tmp_path / "ann.json").write_text(json.dumps(coco))
+    ds = CocoDataset(tmp_path / "ann.json")
+    with pytest.raises(ValueError, match=r"ann.json: annotation id 1 \(image 10\): undecodable"):
+        ds.objects(0)
