@@ -120,7 +120,7 @@ class BoxCoder:
                              f"{list(reference.shape)}")
         wx, wy, ww, wh = self.weights
         ref = convert_boxes(reference.to(deltas.dtype), "xyxy", "cxcywh")[:, None]  # (N, 1, 4)
-        d = deltas.reshape(deltas.shape[0], -1, 4)  # (N, K, 4)
+        d = deltas.reshape(deltas.shape[0], deltas.shape[-1] // 4, 4)  # (N, K, 4)
         cx = d[..., 0] / wx * ref[..., 2] + ref[..., 0]
         cy = d[..., 1] / wy * ref[..., 3] + ref[..., 1]
         w = torch.exp((d[..., 2] / ww).clamp(max=self.clamp)) * ref[..., 2]
