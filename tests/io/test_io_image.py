@@ -170,3 +170,25 @@ def test_decompression_bombs(tmp_path: Path) -> None:
     write_image(tmp_path / "small.png", _rgb(20, 20))
     with pytest.raises(ValueError, match="400 pixels > max_pixels=100"):
         read_image(tmp_path / "small.png", max_pixels=100)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP"])
+def test_damaged_files_give_value_errors_only(tmp_path: Path, fmt: str) -> None:
+    """Random byte flips and cuts: a decoded image or a ValueError naming the file, never
+    another exception from inside the decoder."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / f"x.{fmt.lower()}"
+    Image.fromarray(_rgb(20, 24)).save(path, format=fmt)
+    data = path.read_bytes()
+    for t in range(30):
+        d = bytearray(data)
+        for _ in range(int(rng.integers(1, 6))):
+            d[int(rng.integers(0, len(d)))] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(d[: int(rng.integers(1, len(d)))] if t % 3 == 0 else d))
+        try:
+            out = read_image(path)
+        except ValueError as e:
+            assert str(e).startswith(str(path))
+        else:
+            assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
