@@ -126,6 +126,7 @@ class LogHook(Hook):
             return
         from torch.utils.tensorboard import SummaryWriter
 
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / "scalars.jsonl"
         if path.exists():  # resumed: drop what was logged after the checkpoint
             kept = [ln for ln in path.read_text().splitlines() if _step_of(ln) <= trainer.step]
