@@ -29,6 +29,7 @@ def _recipes() -> dict[str, ModuleType]:
         "semantic": import_module("seesall.tasks.semantic.recipe"),
         "instance": import_module("seesall.tasks.instance.recipe"),
         "keypoints": import_module("seesall.tasks.keypoints.recipe"),
+        "detection": import_module("seesall.tasks.detection.recipe"),
     }
 
 
