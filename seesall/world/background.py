@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from seesall.structures import IGNORE_INDEX
@@ -29,6 +30,9 @@ NEAR, FAR_THING = 1.0, 8.0
 GROUND_NEAR, GROUND_FAR = 10.0, 40.0
 SKY_DEPTH = 100.0
 FLAT_DEPTH = 50.0
+COARSE = 4
+"""Stuff textures are drawn at 1/COARSE resolution and resized: they are large and smooth
+(periods of 24-64 pixels, twice those of things)."""
 SKY, WALL, GROUND = (STUFF_CLASSES.index(n) for n in ("sky", "wall", "ground"))
 
 
@@ -94,7 +98,9 @@ def _stuff(rng: np.random.Generator, cfg: WorldConfig, size: tuple[int, int], ma
     # Sky: a vertical gradient between two random colours.
     c0, c1 = textures.random_colour(rng), textures.random_colour(rng)
     t = (rows[:horizon] / max(horizon, 1))[:, None]
-    image[:horizon] = (c0 + t * (c1 - c0)).round().astype(np.uint8)[:, None, :]
+    column = (c0 + t * (c1 - c0)).round().astype(np.uint8)[:, None, :]  # (horizon, 1, 3)
+    if horizon:
+        image[:horizon] = cv2.resize(column, (w, horizon), interpolation=cv2.INTER_NEAREST)
     stuff[:horizon] = SKY
     depth[:horizon] = SKY_DEPTH
     # Ground: a textured region with depth by row.
@@ -122,7 +128,7 @@ def _texture_rect(rng: np.random.Generator, cfg: WorldConfig, image: np.ndarray,
     if x1 <= x0 or y1 <= y0:
         return
     kind = cfg.textures[int(rng.integers(len(cfg.textures)))]
-    tile = textures.tile(rng, kind)
     extent = max(x1 - x0, y1 - y0) / 2
-    m = translation((x1 - x0) / 2, (y1 - y0) / 2) @ textures.placement(rng, kind, 1.0, extent)
-    image[y0:y1, x0:x1] = textures.paint(tile, m, (y1 - y0, x1 - x0), textures.border_mode(kind))
+    tile, m, border = textures.texture(rng, kind, 0.5, extent, coarse=COARSE)
+    m = translation((x1 - x0) / 2, (y1 - y0) / 2) @ m
+    image[y0:y1, x0:x1] = textures.paint_coarse(tile, m, (y1 - y0, x1 - x0), border, COARSE)

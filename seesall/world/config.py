@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from seesall.world.classes import ACTIONS, THING_CLASSES
@@ -94,7 +95,7 @@ class WorldConfig:
         """Largest object size in pixels (``max_size`` or half the shorter image side)."""
         return float(self.max_size) if self.max_size is not None else min(self.size) / 2
 
-    @property
+    @functools.cached_property
     def class_labels(self) -> tuple[int, ...]:
         """Indices into ``THING_CLASSES`` of the allowed ``classes``."""
         return tuple(THING_CLASSES.index(c) for c in self.classes)

@@ -47,6 +47,16 @@ def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return pts @ m[:2, :2].T + m[:2, 2]
 
 
+def invert(m: np.ndarray) -> np.ndarray:
+    """Inverse of a 3x3 affine matrix (closed form, faster than a general inverse)."""
+    a, b, c, d = m[0, 0], m[0, 1], m[1, 0], m[1, 1]
+    det = a * d - b * c
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    tx, ty = m[0, 2], m[1, 2]
+    return np.array([[ia, ib, -(ia * tx + ib * ty)], [ic, id_, -(ic * tx + id_ * ty)],
+                     [0.0, 0.0, 1.0]])
+
+
 def snap(m: np.ndarray) -> np.ndarray:
     """Round a matrix that is an integer translation up to float error to exactly that."""
     if np.abs(m[:2, :2] - np.eye(2)).max() < 1e-9 and \

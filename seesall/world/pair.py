@@ -90,18 +90,18 @@ def render_pair(cfg: WorldConfig, seed: int) -> Scene:
 
 
 def _affine_field(m: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Displacement m(p) - p on the grid x (1, w) and y (h, 1): two float32 (h, w) arrays."""
-    u = (m[0, 0] - 1.0) * x + m[0, 1] * y + m[0, 2]
-    v = m[1, 0] * x + (m[1, 1] - 1.0) * y + m[1, 2]
-    return u.astype(np.float32), v.astype(np.float32)
+    """Displacement m(p) - p on the float32 grid x (1, w) and y (h, 1): two float32 (h, w)."""
+    u = float(m[0, 0] - 1.0) * x + (float(m[0, 1]) * y + float(m[0, 2]))
+    v = float(m[1, 0]) * x + (float(m[1, 1] - 1.0) * y + float(m[1, 2]))
+    return u, v
 
 
 def layer_flow(frame: Frame, things: list[Thing], motions: list[np.ndarray],
                background: np.ndarray) -> np.ndarray:
     """Flow float32 [2, H, W]: at each pixel the motion of the layer it shows."""
     h, w = frame.ids.shape
-    x = np.arange(w, dtype=np.float64)[None, :]
-    y = np.arange(h, dtype=np.float64)[:, None]
+    x = np.arange(w, dtype=np.float32)[None, :]
+    y = np.arange(h, dtype=np.float32)[:, None]
     flow = np.empty((2, h, w), np.float32)
     flow[0], flow[1] = _affine_field(background, x, y)
     for i, (region, m) in enumerate(zip(frame.regions, motions, strict=True)):
@@ -117,17 +117,19 @@ def layer_flow(frame: Frame, things: list[Thing], motions: list[np.ndarray],
 
 
 def flow_validity(flow: np.ndarray, ids1: np.ndarray, ids2: np.ndarray) -> np.ndarray:
-    """bool [H, W]: the landing point is inside frame 2 and its bilinear neighbours show
-    the same layer there."""
+    """bool [H, W]: the landing point is inside frame 2 and the (up to four) pixels that
+    bilinear sampling reads around it show the same layer there."""
     h, w = ids1.shape
     x2 = flow[0] + np.arange(w, dtype=np.float32)[None, :]
     y2 = flow[1] + np.arange(h, dtype=np.float32)[:, None]
     valid = (x2 >= 0) & (x2 <= w - 1) & (y2 >= 0) & (y2 <= h - 1)
-    xs = [np.clip(np.floor(x2), 0, w - 1).astype(np.intp), np.clip(np.ceil(x2), 0, w - 1)
-          .astype(np.intp)]
-    ys = [np.clip(np.floor(y2), 0, h - 1).astype(np.intp), np.clip(np.ceil(y2), 0, h - 1)
-          .astype(np.intp)]
-    for yy in ys:
-        for xx in xs:
-            valid &= ids2[yy, xx] == ids1
+    x2 = np.where(valid, x2, np.float32(0))
+    y2 = np.where(valid, y2, np.float32(0))
+    col, row = x2.astype(np.int32), y2.astype(np.int32)  # floor: both are >= 0
+    right = (x2 > col).astype(np.int32)  # ceil - floor
+    down = (y2 > row).astype(np.int32) * w
+    base = row * w + col
+    flat = ids2.ravel()
+    for offset in (0, right, down, right + down):
+        valid &= flat.take(base + offset) == ids1
     return valid

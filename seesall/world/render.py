@@ -15,6 +15,7 @@ import numpy as np
 from seesall.world.background import Backdrop
 from seesall.world.classes import semantic_id_of_thing
 from seesall.world.geometry import outline, rasterise, snap, translation
+from seesall.world.textures import paint
 from seesall.world.things import Thing
 
 Region = tuple[int, int, np.ndarray]
@@ -91,8 +92,7 @@ def _texture(thing: Thing, pose: np.ndarray, x0: int, y0: int, shape: tuple[int,
         src = thing.texture
         if 0 <= tx and 0 <= ty and ty + h <= src.shape[0] and tx + w <= src.shape[1]:
             return src[ty:ty + h, tx:tx + w]
-    return cv2.warpAffine(thing.texture, m[:2], (w, h), flags=cv2.INTER_LINEAR,
-                          borderMode=thing.border)
+    return paint(thing.texture, m, shape, thing.border)
 
 
 def _background(backdrop: Backdrop, size: tuple[int, int], motion: np.ndarray | None,

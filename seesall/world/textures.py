@@ -1,7 +1,7 @@
 """Procedural textures: small periodic tiles warped onto shapes and stuff regions.
 
-A texture is a tile (uint8 [16, 16, 3]) plus a matrix from tile pixels to the
-frame it is painted in. Warping the tile with OpenCV (bilinear) paints it at any
+A texture is a small tile (uint8 [s, s, 3], one period) plus a matrix from tile
+pixels to the frame it is painted in. Warping the tile with OpenCV (bilinear) paints it at any
 position, rotation and scale; because the tile moves with its layer's matrix, a
 moving layer carries its texture exactly, which is what makes the flow labels exact.
 
@@ -18,16 +18,23 @@ import math
 import cv2
 import numpy as np
 
-from seesall.world.geometry import similarity, translation
+from seesall.world.geometry import invert, similarity, translation
 
-TILE = 16
-"""Side of a texture tile in pixels (one period of the periodic textures)."""
+GRADIENT_TILE = 16
+"""Side of the tile of a gradient (the ramp spans the region once)."""
+MIN_TILE = 8
+"""Smallest side of a periodic tile (one period)."""
 MIN_PERIOD, MAX_PERIOD = 12.0, 32.0
 """Range of texture periods in image pixels."""
 PHOTOS: tuple[str, ...] = ("astronaut", "coffee", "chelsea", "rocket")
 """scikit-image sample photos used as backgrounds (bundled with the package, no download)."""
 
-_GRID = np.mgrid[0:TILE, 0:TILE].astype(np.float64) * (2 * math.pi / TILE)  # (2, T, T): y, x
+
+@functools.cache
+def _grid(side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Phases (y, x) of a [side, side] tile, one period per side."""
+    gy, gx = np.mgrid[0:side, 0:side].astype(np.float64) * (2 * math.pi / side)
+    return gy, gx
 
 
 def random_colour(rng: np.random.Generator) -> np.ndarray:
@@ -35,30 +42,53 @@ def random_colour(rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(0.0, 255.0, 3)
 
 
-def pattern(rng: np.random.Generator, kind: str) -> np.ndarray:
-    """A [TILE, TILE] float pattern in [0, 1]; periodic except for "gradient"."""
-    gy, gx = _GRID
+def pattern(rng: np.random.Generator, kind: str, side: int) -> np.ndarray:
+    """A [side, side] float pattern in [0, 1] holding one period; a ramp for "gradient"."""
+    gy, gx = _grid(side)
     if kind == "stripes":
-        p = 0.5 + 0.5 * np.sin(gx)
-    elif kind == "checker":
-        p = 0.5 + 0.5 * np.sin(gx) * np.sin(gy)
-    elif kind == "noise":
-        p = np.zeros((TILE, TILE))
-        for fx, fy in rng.integers(-2, 3, (3, 2)):
-            p += rng.uniform(0.3, 1.0) * np.sin(fx * gx + fy * gy + rng.uniform(0, 2 * math.pi))
-        p = (p - p.min()) / max(float(np.ptp(p)), 1e-6)
-    elif kind == "gradient":
-        p = gx / gx.max()
-    else:
-        raise ValueError(f"unknown texture kind {kind!r}")
-    return p
+        return 0.5 + 0.5 * np.sin(gx)
+    if kind == "checker":
+        return 0.5 + 0.5 * np.sin(gx) * np.sin(gy)
+    if kind == "noise":  # three random waves whose periods divide the tile
+        f = rng.integers(-2, 3, (3, 2, 1, 1)).astype(np.float64)
+        amp, phase = rng.uniform(0.3, 1.0, (3, 1, 1)), rng.uniform(0, 2 * math.pi, (3, 1, 1))
+        p = (amp * np.sin(f[:, 0] * gx + f[:, 1] * gy + phase)).sum(0)
+        return (p - p.min()) / max(float(np.ptp(p)), 1e-6)
+    if kind == "gradient":
+        return gx / gx.max()
+    raise ValueError(f"unknown texture kind {kind!r}")
 
 
-def tile(rng: np.random.Generator, kind: str) -> np.ndarray:
-    """A coloured texture tile uint8 [TILE, TILE, 3] blending two random colours."""
+def texture(rng: np.random.Generator, kind: str, pixels_per_unit: float, extent: float = 1.0,
+            coarse: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
+    """A random texture blending two random colours.
+
+    Periodic kinds get a random period in [MIN_PERIOD, MAX_PERIOD] image pixels, a random
+    rotation and phase; a gradient spans the region [-extent, extent]^2 once, at a random
+    angle. The tile holds one period at about one tile pixel per target pixel (at
+    1/``coarse`` resolution), so that warping it neither minifies nor wastes work.
+
+    Args:
+        pixels_per_unit: image pixels per unit of the target frame (an object's scale).
+
+    Returns:
+        (tile uint8 [s, s, 3], 3x3 matrix tile pixels -> target frame, OpenCV border mode).
+    """
+    angle = rng.uniform(0, 2 * math.pi)
     c0, c1 = random_colour(rng), random_colour(rng)
-    p = pattern(rng, kind)[..., None]
-    return np.ascontiguousarray((c0 + p * (c1 - c0)).round().astype(np.uint8))
+    if kind == "gradient":
+        side = GRADIENT_TILE
+        m = similarity(0, 0, angle, 2.0 * extent / side) @ \
+            translation(-(side - 1) / 2, -(side - 1) / 2)
+    else:
+        period = math.exp(rng.uniform(math.log(MIN_PERIOD), math.log(MAX_PERIOD)))
+        side = max(MIN_TILE, round(period / coarse))
+        phase = rng.uniform(0, side, 2)
+        m = similarity(0, 0, angle, period / side / pixels_per_unit) @ \
+            translation(-phase[0], -phase[1])
+    p = pattern(rng, kind, side)[..., None]
+    tile = np.ascontiguousarray((c0 + p * (c1 - c0)).round().astype(np.uint8))
+    return tile, m, border_mode(kind)
 
 
 def border_mode(kind: str) -> int:
@@ -66,29 +96,48 @@ def border_mode(kind: str) -> int:
     return cv2.BORDER_REPLICATE if kind == "gradient" else cv2.BORDER_WRAP
 
 
-def placement(rng: np.random.Generator, kind: str, pixels_per_unit: float,
-              extent: float = 1.0) -> np.ndarray:
-    """3x3 matrix tile pixels -> target frame (units of ``pixels_per_unit`` image pixels).
-
-    Periodic textures get a random period in [MIN_PERIOD, MAX_PERIOD] image pixels,
-    rotation and phase; a gradient spans the region [-extent, extent]^2 once.
-    """
-    angle = rng.uniform(0, 2 * math.pi)
-    if kind == "gradient":
-        unit = 2.0 * extent / TILE
-        return similarity(0, 0, angle, unit) @ translation(-(TILE - 1) / 2, -(TILE - 1) / 2)
-    period = math.exp(rng.uniform(math.log(MIN_PERIOD), math.log(MAX_PERIOD)))
-    unit = period / TILE / pixels_per_unit
-    phase = rng.uniform(0, TILE, 2)
-    return similarity(0, 0, angle, unit) @ translation(-phase[0], -phase[1])
-
-
-def paint(tile_img: np.ndarray, to_target: np.ndarray, size: tuple[int, int], border: int
+def paint(texture: np.ndarray, to_target: np.ndarray, size: tuple[int, int], border: int
           ) -> np.ndarray:
-    """Warp a tile into a canvas of ``size`` (h, w) with the 3x3 tile->canvas matrix."""
+    """Warp a texture into a canvas of ``size`` (h, w) with the 3x3 texture->canvas matrix.
+
+    Bilinear. A periodic tile (``BORDER_WRAP``) is first repeated, and a replicated one
+    (``BORDER_REPLICATE``) first padded, to cover the area the canvas reads: the same
+    values as OpenCV's border modes, without their slow per-pixel border path.
+    """
     h, w = size
-    return cv2.warpAffine(tile_img, to_target[:2], (w, h), flags=cv2.INTER_LINEAR,
+    if border in (cv2.BORDER_WRAP, cv2.BORDER_REPLICATE):
+        texture, to_target = _cover(texture, to_target, h, w, border)
+    return cv2.warpAffine(texture, to_target[:2], (w, h), flags=cv2.INTER_LINEAR,
                           borderMode=border)
+
+
+def _cover(texture: np.ndarray, to_target: np.ndarray, h: int, w: int, border: int
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Extend ``texture`` (wrapped or replicated) to span the source area a (h, w) target reads."""
+    inv = invert(to_target)
+    xs = [inv[0, 0] * x + inv[0, 1] * y + inv[0, 2] for x in (0, w - 1) for y in (0, h - 1)]
+    ys = [inv[1, 0] * x + inv[1, 1] * y + inv[1, 2] for x in (0, w - 1) for y in (0, h - 1)]
+    th, tw = texture.shape[:2]
+    x0, y0 = math.floor(min(xs)) - 2, math.floor(min(ys)) - 2
+    x1, y1 = math.ceil(max(xs)) + 3, math.ceil(max(ys)) + 3
+    left, top = max(-x0, 0), max(-y0, 0)
+    if border == cv2.BORDER_WRAP:  # start on a period boundary: the same values, shifted
+        left, top = -(x0 // tw) * tw if x0 < 0 else 0, -(y0 // th) * th if y0 < 0 else 0
+    right, bottom = max(x1 - tw, 0), max(y1 - th, 0)
+    out = cv2.copyMakeBorder(texture, top, bottom, left, right, border)
+    return out, to_target @ translation(-left, -top)
+
+
+def paint_coarse(texture: np.ndarray, to_target: np.ndarray, size: tuple[int, int],
+                 border: int, factor: int = 2) -> np.ndarray:
+    """``paint`` at 1/``factor`` resolution, then a bilinear resize (for large smooth regions)."""
+    h, w = size
+    sh, sw = -(-h // factor), -(-w // factor)
+    # Canvas pixel x sits at coarse pixel (x + 0.5) / factor - 0.5 (OpenCV's resize grid).
+    to_coarse = translation(0.5 / factor - 0.5, 0.5 / factor - 0.5) @ \
+        np.diag([1.0 / factor, 1.0 / factor, 1.0])
+    coarse = paint(texture, to_coarse @ to_target, (sh, sw), border)
+    return cv2.resize(coarse, (sw * factor, sh * factor), interpolation=cv2.INTER_LINEAR)[:h, :w]
 
 
 def random_dots(rng: np.random.Generator, size: tuple[int, int], dot: int = 2) -> np.ndarray:

@@ -12,7 +12,7 @@ from seesall.world import textures
 from seesall.world.background import FAR_THING, NEAR, Backdrop
 from seesall.world.classes import PERSON
 from seesall.world.config import WorldConfig
-from seesall.world.geometry import random_person_angles, similarity
+from seesall.world.geometry import invert, random_person_angles, similarity
 
 
 @dataclass
@@ -83,10 +83,9 @@ def sample_thing(rng: np.random.Generator, cfg: WorldConfig, backdrop: Backdrop,
     pose = similarity(centre[0], centre[1], angle, size / 2)
     depth = rng.uniform(NEAR, FAR_THING)
     if cfg.kinematogram:  # wear the background it covers in the first frame
-        tex, to_local = backdrop.image, np.linalg.inv(pose) @ backdrop.to_image()
+        tex, to_local = backdrop.image, invert(pose) @ backdrop.to_image()
         border = cv2.BORDER_REFLECT
     else:
         kind = cfg.textures[int(rng.integers(len(cfg.textures)))]
-        tex, to_local = textures.tile(rng, kind), textures.placement(rng, kind, size / 2)
-        border = textures.border_mode(kind)
+        tex, to_local, border = textures.texture(rng, kind, size / 2)
     return Thing(track_id, int(label), float(depth), pose, angles, tex, to_local, border)
