@@ -35,5 +35,5 @@ def correlation(f1: Tensor, f2: Tensor, *, max_displacement: int, stride: int = 
     for dy in range(-d, d + 1, stride):
         for dx in range(-d, d + 1, stride):
             shifted = f2p[:, :, d + dy : d + dy + h, d + dx : d + dx + w]
-            out.append((f1 * shifted).mean(dim=1))
-    return torch.stack(out, dim=1)  # (B, D * D, H, W)
+            out.append((f1 * shifted).sum(dim=1))
+    return torch.stack(out, dim=1) / f1.shape[1]  # (B, D * D, H, W)

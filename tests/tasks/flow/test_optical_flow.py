@@ -184,3 +184,20 @@ def test_eval_cli_on_flo_and_kitti(tmp_path):
     assert json.loads(out.read_text())["EPE"] == pytest.approx(r["EPE"])
     (pred_dir / "a.flo").unlink()
     assert main(["eval", "flow", "--gt", str(gt_dir), "--pred", str(pred_dir)]) == 2
+
+
+def test_flips_keep_flow_consistent_with_pixels():
+    """After a flip, frame 2 sampled at p + flow(p) must still give frame 1 (exact integer shift)."""
+    from seesall.tasks.flow.data import FlowBatch, hflip, vflip
+    from seesall.tasks.tracking.propagate import warp_backward
+
+    a, b = _translated_pair(32, 40, dx=3, dy=-2)
+    flow = torch.zeros(1, 2, 32, 40)
+    flow[:, 0], flow[:, 1] = 3.0, -2.0
+    batch = FlowBatch(a[None], b[None], flow, torch.ones(1, 32, 40, dtype=torch.bool))
+    for f in (hflip, vflip, lambda x: hflip(vflip(x))):
+        out = f(batch)
+        back = warp_backward(out.image2.float(), out.flow[0])
+        torch.testing.assert_close(back[..., 4:-4, 4:-4], out.image1.float()[..., 4:-4, 4:-4])
+    assert hflip(batch).flow[0, 0].unique().tolist() == [-3.0]
+    assert vflip(batch).flow[0, 1].unique().tolist() == [2.0]

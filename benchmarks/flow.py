@@ -1,0 +1,190 @@
+"""Optical flow on the synthetic world: FlowNetS / FlowNetC vs OpenCV Farneback and DIS.
+
+    .venv/bin/python benchmarks/flow.py [--steps 1500 --train-pairs 400 --test-pairs 200]
+
+Both networks are trained from scratch for a fixed number of steps on random
+crops of world pairs (independent object motions, background motion,
+occlusions), then every method runs on the same held-out full-size pairs.
+Writes benchmarks/results/flow.{json,md} and flow.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import torch
+
+from seesall.io.atomic import write_json, write_text
+from seesall.tasks.flow.classical import CLASSICAL
+from seesall.tasks.flow.data import FlowBatch, random_crop_flip, stack_pairs
+from seesall.tasks.flow.loss import multiscale_epe_loss
+from seesall.tasks.flow.metrics import FlowMetrics
+from seesall.tasks.flow.models import MODELS
+from seesall.tasks.flow.predict import normalize_images, predict_flow
+from seesall.viz.flow import flow_to_color
+from seesall.viz.layout import grid, save_png, titled
+from seesall.world import WorldConfig, render_pair
+
+TRAIN_SEED, TEST_SEED = 10_000, 900_000
+RESULTS = Path(__file__).parent / "results"
+
+
+def _render(args: tuple[WorldConfig, int]) -> FlowBatch:
+    return stack_pairs([render_pair(*args)])
+
+
+def render_pairs(cfg: WorldConfig, seeds: range, workers: int, cache: Path | None) -> FlowBatch:
+    """World pairs for ``seeds`` as one FlowBatch (flow kept in float16 to save memory)."""
+    path = cache / f"pairs_{cfg.size[0]}x{cfg.size[1]}_{seeds.start}_{len(seeds)}.pt" if cache else None
+    if path is not None and path.exists():
+        return FlowBatch(**torch.load(path))
+    jobs = [(cfg, s) for s in seeds]
+    if workers > 1:  # spawn: forking a process that already runs torch / OpenCV threads can hang
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            parts = pool.map(_render, jobs, chunksize=8)
+    else:
+        parts = [_render(j) for j in jobs]
+    out = FlowBatch(torch.cat([p.image1 for p in parts]), torch.cat([p.image2 for p in parts]),
+                    torch.cat([p.flow for p in parts]).half(), torch.cat([p.valid for p in parts]))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(vars(out), path)
+    return out
+
+
+def train(name: str, data: FlowBatch, *, steps: int, batch: int, crop: int, lr: float, seed: int
+          ) -> tuple[torch.nn.Module, dict]:
+    """Adam + cosine decay on random crops / flips, multi-scale EPE loss."""
+    torch.manual_seed(seed)
+    model = MODELS[name]()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=4e-4)
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * s / steps)))
+    gen = torch.Generator().manual_seed(seed)
+    start, log = time.perf_counter(), []
+    model.train()
+    for step in range(steps):
+        idx = torch.randint(0, len(data), (batch,), generator=gen)
+        b = random_crop_flip(data[idx], (crop, crop), gen)
+        out = multiscale_epe_loss(model(normalize_images(b.image1), normalize_images(b.image2)),
+                                  b.flow.float(), b.valid, div_flow=model.div_flow)
+        opt.zero_grad(set_to_none=True)
+        out["loss_flow"].backward()
+        opt.step()
+        sched.step()
+        log.append(float(out["epe_s4"]))
+        if step % 100 == 0 or step == steps - 1:
+            recent = statistics.mean(log[-100:])
+            print(f"  {name} step {step}: train EPE(1/4) {recent:.3f}", file=sys.stderr, flush=True)
+    return model.eval(), {"train_seconds": time.perf_counter() - start,
+                          "final_train_epe_s4": statistics.mean(log[-100:])}
+
+
+def evaluate(fn, data: FlowBatch) -> tuple[dict, list[torch.Tensor]]:
+    """Metrics over every pair of ``data`` and the median ms per pair; returns the first 3 flows."""
+    metrics, times, shown = FlowMetrics(), [], []
+    for i in range(len(data)):
+        t0 = time.perf_counter()
+        flow = fn(data.image1[i], data.image2[i])
+        times.append(1000 * (time.perf_counter() - t0))
+        metrics.update(flow, data.flow[i].float(), data.valid[i])
+        if i < 3:
+            shown.append(flow)
+    out = metrics.compute()
+    out["ms_per_pair"] = statistics.median(times)
+    return out, shown
+
+
+def picture(data: FlowBatch, flows: dict[str, list[torch.Tensor]], path: Path) -> None:
+    """Rows: frame 1, ground truth, then every method, same colour scale per row."""
+    tiles = []
+    for i in range(len(next(iter(flows.values())))):
+        gt = data.flow[i].float()
+        scale = float(torch.linalg.vector_norm(gt, dim=0).max())
+        tiles.append(titled(data.image1[i], "frame 1"))
+        tiles.append(titled(flow_to_color(gt, max_flow=scale, valid=data.valid[i]), "ground truth"))
+        for name, fl in flows.items():
+            tiles.append(titled(flow_to_color(fl[i], max_flow=scale), name))
+    save_png(grid(tiles, ncols=2 + len(flows)), path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--train-pairs", type=int, default=250)
+    p.add_argument("--test-pairs", type=int, default=200)
+    p.add_argument("--size", type=int, default=320)
+    p.add_argument("--models", nargs="+", default=["flownet_s_tiny", "flownet_c_tiny"])
+    p.add_argument("--threads", type=int, default=1, help="torch / OpenCV threads for timing")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--cache", type=Path, default=Path("/tmp/seesall_bench_cache"))
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    cfg = WorldConfig(size=(args.size, args.size))
+    t0 = time.perf_counter()
+    train_data = render_pairs(cfg, range(TRAIN_SEED, TRAIN_SEED + args.train_pairs), args.workers, args.cache)
+    test_data = render_pairs(cfg, range(TEST_SEED, TEST_SEED + args.test_pairs), args.workers, args.cache)
+    print(f"rendered in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    results: dict[str, dict] = {}
+    shown: dict[str, list[torch.Tensor]] = {}
+    zero = lambda a, b: torch.zeros(2, *a.shape[-2:])  # noqa: E731
+    for name in ("zero", "farneback", "dis_ultrafast", "dis_fast", "dis_medium"):
+        results[name], flows = evaluate(zero if name == "zero" else CLASSICAL[name], test_data)
+        if name in ("dis_medium", "farneback"):
+            shown[name] = flows
+    for name in args.models:
+        model, info = train(name, train_data, steps=args.steps, batch=args.batch, crop=args.crop,
+                            lr=args.lr, seed=0)
+        with torch.no_grad():
+            fn = lambda a, b, m=model: predict_flow(m, a[None], b[None])[0]  # noqa: E731
+            results[name], shown[name] = evaluate(fn, test_data)
+        results[name].update(info)
+    report(results, args)
+    picture(test_data, {k: shown[k] for k in [*args.models, "dis_medium", "farneback"]},
+            args.out / "flow.png")
+    return 0
+
+
+def report(results: dict[str, dict], args: argparse.Namespace) -> None:
+    best = min(args.models, key=lambda n: results[n]["EPE"])
+    summary = {
+        "best_model": best,
+        "best_epe_over_dis_medium": results[best]["EPE"] / results["dis_medium"]["EPE"],
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "methods": results,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "flow.json", summary, indent=2)
+    lines = [
+        f"# Optical flow on {args.test_pairs} held-out world pairs ({args.size}x{args.size})",
+        "",
+        f"Networks trained {args.steps} steps x batch {args.batch} on {args.crop}px crops of "
+        f"{args.train_pairs} pairs; timing median ms/pair with {args.threads} threads.",
+        "",
+        "| method | EPE | EPE-all | EPE-occ | Fl-all % | 1px % | ms/pair | train s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        lines.append(f"| {name} | {r['EPE']:.3f} | {r['EPE-all']:.3f} | {r['EPE-occ']:.3f} | "
+                     f"{r['Fl-all']:.2f} | {r['1px']:.1f} | {r['ms_per_pair']:.1f} | "
+                     f"{r.get('train_seconds', 0):.0f} |")
+    lines += ["", f"Best network {best}: EPE = {summary['best_epe_over_dis_medium']:.3f} x DIS-medium's."]
+    write_text(args.out / "flow.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
