@@ -17,6 +17,7 @@ def _tasks() -> dict[str, ModuleType]:
         "semantic": import_module("seesall.tasks.semantic.cli"),
         "instance": import_module("seesall.tasks.instance.cli"),
         "keypoints": import_module("seesall.tasks.keypoints.cli"),
+        "panoptic": import_module("seesall.tasks.panoptic.cli"),
         "flow": import_module("seesall.tasks.flow.cli"),
         "classification": import_module("seesall.tasks.classification.cli"),
     }

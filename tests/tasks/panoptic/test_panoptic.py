@@ -103,3 +103,32 @@ def test_crowd_regions() -> None:
 def test_unknown_segment_id_is_an_error() -> None:
     with pytest.raises(ValueError, match="segment id 5"):
         _pq([[1]], [Segment(1, 0, True)], [[5]], [], {0: True})
+
+
+def test_eval_panoptic_cli_on_png_files(tmp_path) -> None:
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from seesall.cli.main import main
+    from seesall.tasks.panoptic.cli import id_to_rgb
+
+    gt = np.array([[1, 1, 1, 1], [1, 1, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]) * 300  # ids > 255
+    pred = np.array([[1, 1, 1, 1], [1, 1, 1, 1], [1, 2, 4, 4], [2, 2, 0, 0]]) * 300
+    for name, arr in (("gt", gt), ("pred", pred)):
+        (tmp_path / name).mkdir()
+        Image.fromarray(id_to_rgb(arr)).save(tmp_path / name / "a.png")
+    cats = [{"id": 0, "isthing": 0}, {"id": 1, "isthing": 1}]
+    seg = lambda i, c: {"id": i * 300, "category_id": c, "iscrowd": 0}  # noqa: E731
+    (tmp_path / "gt.json").write_text(json.dumps({"categories": cats, "annotations": [
+        {"image_id": 1, "file_name": "a.png", "segments_info": [seg(1, 0), seg(2, 1), seg(3, 1)]}]}))
+    (tmp_path / "pred.json").write_text(json.dumps({"annotations": [
+        {"image_id": 1, "file_name": "a.png", "segments_info": [seg(1, 0), seg(2, 1), seg(4, 1)]}]}))
+    out = tmp_path / "m.json"
+    assert main(["eval", "panoptic", "--gt", str(tmp_path / "gt.json"), "--gt-dir",
+                 str(tmp_path / "gt"), "--pred", str(tmp_path / "pred.json"), "--pred-dir",
+                 str(tmp_path / "pred"), "--out", str(out)]) == 0
+    m = json.loads(out.read_text())
+    th_pq = 0.75 / 2
+    assert m["PQ"] == pytest.approx((8 / 9 + th_pq) / 2) and m["PQ_th"] == pytest.approx(th_pq)
