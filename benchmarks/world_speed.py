@@ -18,6 +18,7 @@ Writes benchmarks/results/world_speed.{json,md}.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -37,12 +38,12 @@ from seesall.world import WorldConfig, render_clip, render_pair, render_scene
 RESULTS = Path(__file__).parent / "results"
 
 
-def _timed(fn: Callable[[int], object], items: range) -> float:
-    """Seconds per item of ``fn`` over ``items``."""
-    t = time.perf_counter()
+def _timed(fn: Callable[[int], object], items: range) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) per item of ``fn`` over ``items``."""
+    cpu, wall = time.process_time(), time.perf_counter()
     for i in items:
         fn(i)
-    return (time.perf_counter() - t) / len(items)
+    return ((time.process_time() - cpu) / len(items), (time.perf_counter() - wall) / len(items))
 
 
 def _decode(path: Path) -> np.ndarray:
@@ -64,29 +65,43 @@ def _write_pngs(cfg: WorldConfig, n: int, folder: Path) -> tuple[list[Path], lis
 
 
 def measure(cfg: WorldConfig, n: int, rounds: int, clips: int) -> dict:
-    """Median seconds per item of every operation over ``rounds`` alternating rounds."""
-    times: dict[str, list[float]] = {k: [] for k in
-                                     ("scene", "png_scene", "pair", "png_pair", "clip")}
+    """Median seconds per item of every operation over ``rounds`` alternating rounds.
+
+    Ratios use CPU time (``time.process_time``), which a shared, loaded machine disturbs
+    less than wall-clock time; wall-clock medians are recorded too.
+    """
+    keys = ("scene", "png_scene", "pair", "png_pair", "clip")
+    times: dict[str, list[float]] = {k: [] for k in keys}
+    walls: dict[str, list[float]] = {k: [] for k in keys}
     with tempfile.TemporaryDirectory() as tmp:
         scene_png, pair_png = _write_pngs(cfg, n, Path(tmp))
         png_bytes = sum(p.stat().st_size for p in scene_png) / n
         render_scene(cfg, 0), _decode(scene_png[0])  # warm caches and imports
+        jobs: dict[str, tuple[Callable[[int], object], range]] = {
+            "scene": (lambda i: render_scene(cfg, i), range(n)),
+            "png_scene": (lambda i: _decode(scene_png[i]), range(n)),
+            "pair": (lambda i: render_pair(cfg, i), range(n)),
+            "png_pair": (lambda i: (_decode(pair_png[2 * i]), _decode(pair_png[2 * i + 1])),
+                         range(n)),
+            "clip": (lambda i: render_clip(cfg, i), range(clips)),
+        }
         for _ in range(rounds):
-            times["scene"].append(_timed(lambda i: render_scene(cfg, i), range(n)))
-            times["png_scene"].append(_timed(lambda i: _decode(scene_png[i]), range(n)))
-            times["pair"].append(_timed(lambda i: render_pair(cfg, i), range(n)))
-            times["png_pair"].append(_timed(
-                lambda i: (_decode(pair_png[2 * i]), _decode(pair_png[2 * i + 1])), range(n)))
-            times["clip"].append(_timed(lambda i: render_clip(cfg, i), range(clips)))
+            for key, (fn, items) in jobs.items():
+                cpu, wall = _timed(fn, items)
+                times[key].append(cpu)
+                walls[key].append(wall)
     med = {k: statistics.median(v) for k, v in times.items()}
+    wall_med = {k: statistics.median(v) for k, v in walls.items()}
     return {
         "size": list(cfg.size), "n": n, "rounds": rounds, "clips": clips,
         "clip_length": cfg.clip_length, "png_bytes_per_scene": png_bytes,
         "ms_per_item": {k: 1e3 * v for k, v in med.items()},
+        "wall_ms_per_item": {k: 1e3 * v for k, v in wall_med.items()},
         "items_per_s": {k: 1.0 / v for k, v in med.items()},
         "ratio_scene_vs_png": med["scene"] / med["png_scene"],
         "ratio_pair_vs_png": med["pair"] / med["png_pair"],
-        "all_rounds_ms": {k: [1e3 * x for x in v] for k, v in times.items()},
+        "all_rounds_cpu_ms": {k: [1e3 * x for x in v] for k, v in times.items()},
+        "load_average": list(os.getloadavg()),
         "machine": {"python": sys.version.split()[0], "numpy": np.__version__,
                     "opencv": cv2.__version__, "torch": torch.__version__,
                     "platform": platform.platform()},
@@ -94,7 +109,7 @@ def measure(cfg: WorldConfig, n: int, rounds: int, clips: int) -> dict:
 
 
 def table(r: dict) -> str:
-    ms, ps = r["ms_per_item"], r["items_per_s"]
+    ms, ps, wall = r["ms_per_item"], r["items_per_s"], r["wall_ms_per_item"]
     h, w = r["size"]
     rows = [
         ("render_scene (image + boxes + masks + keypoints + semantic + depth)", "scene"),
@@ -106,13 +121,14 @@ def table(r: dict) -> str:
     lines = [f"# World speed at {h}x{w}, one core",
              "",
              f"Median over {r['rounds']} alternating rounds of {r['n']} items "
-             f"({r['clips']} clips); PNGs average {r['png_bytes_per_scene'] / 1024:.0f} KiB.",
+             f"({r['clips']} clips); PNGs average {r['png_bytes_per_scene'] / 1024:.0f} KiB; "
+             f"load average during the run {r['load_average'][0]:.1f}.",
              "",
-             "| operation | ms / item | items / s |",
-             "|---|---:|---:|"]
-    lines += [f"| {name} | {ms[k]:.2f} | {ps[k]:.1f} |" for name, k in rows]
+             "| operation | CPU ms / item | items / CPU s | wall ms / item |",
+             "|---|---:|---:|---:|"]
+    lines += [f"| {name} | {ms[k]:.2f} | {ps[k]:.1f} | {wall[k]:.2f} |" for name, k in rows]
     lines += ["",
-              f"Labelled scene / PNG decode time: **{r['ratio_scene_vs_png']:.2f}x**; "
+              f"Labelled scene / PNG decode CPU time: **{r['ratio_scene_vs_png']:.2f}x**; "
               f"pair with flow / decoding its two PNGs: **{r['ratio_pair_vs_png']:.2f}x** "
               "(below 1 means generating is cheaper than reading from disk).",
               "",

@@ -139,17 +139,22 @@ def person_keypoints(angles: np.ndarray) -> np.ndarray:
     return kp
 
 
+_LIMB_A = np.array([a for a, _ in PERSON_SKELETON[1:]])
+_LIMB_B = np.array([b for _, b in PERSON_SKELETON[1:]])
+_UNIT_24, _UNIT_12 = _ngon(24), _ngon(12)
+
+
 def _person_parts(kp_img: np.ndarray, scale: float) -> list[np.ndarray]:
-    """Convex polygons (image coordinates) that make up a person: limbs, joints and head."""
+    """Convex polygons (image coordinates) that make up a person: head, limbs and joints."""
     hw = max(LIMB_HALF_WIDTH * scale, MIN_LIMB_PX)
-    parts = [kp_img[0] + _ngon(24, max(HEAD_RADIUS * scale, 1.2))]
-    disc = _ngon(12, hw)
-    for a, b in PERSON_SKELETON[1:]:
-        d = kp_img[b] - kp_img[a]
-        n = np.array([-d[1], d[0]]) * (hw / max(float(np.hypot(*d)), 1e-6))
-        parts.append(np.stack([kp_img[a] + n, kp_img[b] + n, kp_img[b] - n, kp_img[a] - n]))
-    parts.extend(p + disc for p in kp_img[1:])
-    return parts
+    a, b = kp_img[_LIMB_A], kp_img[_LIMB_B]  # (L, 2) limb ends
+    d = b - a
+    n = np.stack([-d[:, 1], d[:, 0]], 1) * (hw / np.maximum(np.hypot(d[:, 0], d[:, 1]),
+                                                             1e-6))[:, None]
+    quads = np.stack([a + n, b + n, b - n, a - n], 1)  # (L, 4, 2)
+    discs = kp_img[1:, None, :] + hw * _UNIT_12  # (K - 1, 12, 2)
+    head = kp_img[0] + max(HEAD_RADIUS * scale, 1.2) * _UNIT_24
+    return [head, *quads, *discs]
 
 
 def outline(label: int, pose: np.ndarray, angles: np.ndarray | None
@@ -176,16 +181,18 @@ def rasterise(label: int, contours: list[np.ndarray], size: tuple[int, int]
         pixel (x0, y0), or None when the shape misses the image.
     """
     h, w = size
-    allpts = np.concatenate(contours)
-    x0 = max(int(math.floor(allpts[:, 0].min())) - 1, 0)
-    y0 = max(int(math.floor(allpts[:, 1].min())) - 1, 0)
-    x1 = min(int(math.ceil(allpts[:, 0].max())) + 2, w)
-    y1 = min(int(math.ceil(allpts[:, 1].max())) + 2, h)
+    allpts = np.concatenate(contours)  # (P, 2)
+    lo, hi = allpts.min(0), allpts.max(0)
+    x0 = max(math.floor(lo[0]) - 1, 0)
+    y0 = max(math.floor(lo[1]) - 1, 0)
+    x1 = min(math.ceil(hi[0]) + 2, w)
+    y1 = min(math.ceil(hi[1]) + 2, h)
     if x1 <= x0 or y1 <= y0:
         return None
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    offset = np.array([x0, y0])
-    fixed = [np.round((c - offset) * (1 << SUBPIXEL_BITS)).astype(np.int32) for c in contours]
+    pts = np.round((allpts - (x0, y0)) * (1 << SUBPIXEL_BITS)).astype(np.int32)
+    fixed = np.split(pts, np.cumsum([len(c) for c in contours[:-1]])) if len(contours) > 1 \
+        else [pts]
     if label == PERSON:
         for part in fixed:
             cv2.fillConvexPoly(mask, part, 1, cv2.LINE_8, SUBPIXEL_BITS)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import torch
 from torchvision import tv_tensors
@@ -31,6 +32,9 @@ from seesall.world.labels import to_image
 from seesall.world.render import Frame, paint_frame
 from seesall.world.scene import MOTION, layout, rng_for, scene_from_frame
 from seesall.world.things import Thing
+
+NO_LAYER = 255
+"""Layer id of 'outside the image' (real ids are 0 for the background and 1..250)."""
 
 
 def pair_margin(cfg: WorldConfig) -> int:
@@ -117,19 +121,19 @@ def layer_flow(frame: Frame, things: list[Thing], motions: list[np.ndarray],
 
 
 def flow_validity(flow: np.ndarray, ids1: np.ndarray, ids2: np.ndarray) -> np.ndarray:
-    """bool [H, W]: the landing point is inside frame 2 and the (up to four) pixels that
-    bilinear sampling reads around it show the same layer there."""
+    """bool [H, W]: the (up to four) pixels of frame 2 that bilinear sampling reads around
+    the landing point exist and show the same layer as frame 1's pixel.
+
+    Landing points outside [0, W - 1] x [0, H - 1] read a neighbour outside the image,
+    which OpenCV's constant border gives the id 255 that no layer has.
+    """
     h, w = ids1.shape
     x2 = flow[0] + np.arange(w, dtype=np.float32)[None, :]
     y2 = flow[1] + np.arange(h, dtype=np.float32)[:, None]
-    valid = (x2 >= 0) & (x2 <= w - 1) & (y2 >= 0) & (y2 <= h - 1)
-    x2 = np.where(valid, x2, np.float32(0))
-    y2 = np.where(valid, y2, np.float32(0))
-    col, row = x2.astype(np.int32), y2.astype(np.int32)  # floor: both are >= 0
-    right = (x2 > col).astype(np.int32)  # ceil - floor
-    down = (y2 > row).astype(np.int32) * w
-    base = row * w + col
-    flat = ids2.ravel()
-    for offset in (0, right, down, right + down):
-        valid &= flat.take(base + offset) == ids1
+    fx, cx, fy, cy = np.floor(x2), np.ceil(x2), np.floor(y2), np.ceil(y2)
+    valid = np.ones((h, w), bool)
+    for mx, my in ((fx, fy), (cx, fy), (fx, cy), (cx, cy)):
+        seen = cv2.remap(ids2, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=NO_LAYER)
+        valid &= seen == ids1
     return valid

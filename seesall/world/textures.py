@@ -42,20 +42,30 @@ def random_colour(rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(0.0, 255.0, 3)
 
 
-def pattern(rng: np.random.Generator, kind: str, side: int) -> np.ndarray:
-    """A [side, side] float pattern in [0, 1] holding one period; a ramp for "gradient"."""
+@functools.cache
+def _fixed_pattern(kind: str, side: int) -> np.ndarray:
     gy, gx = _grid(side)
     if kind == "stripes":
-        return 0.5 + 0.5 * np.sin(gx)
-    if kind == "checker":
-        return 0.5 + 0.5 * np.sin(gx) * np.sin(gy)
+        p = 0.5 + 0.5 * np.sin(gx)
+    elif kind == "checker":
+        p = 0.5 + 0.5 * np.sin(gx) * np.sin(gy)
+    else:
+        p = gx / gx.max()
+    p = p[..., None]  # (side, side, 1)
+    p.flags.writeable = False
+    return p
+
+
+def pattern(rng: np.random.Generator, kind: str, side: int) -> np.ndarray:
+    """A [side, side, 1] float pattern in [0, 1] holding one period; a ramp for "gradient"."""
+    if kind in ("stripes", "checker", "gradient"):
+        return _fixed_pattern(kind, side)
+    gy, gx = _grid(side)
     if kind == "noise":  # three random waves whose periods divide the tile
         f = rng.integers(-2, 3, (3, 2, 1, 1)).astype(np.float64)
         amp, phase = rng.uniform(0.3, 1.0, (3, 1, 1)), rng.uniform(0, 2 * math.pi, (3, 1, 1))
         p = (amp * np.sin(f[:, 0] * gx + f[:, 1] * gy + phase)).sum(0)
-        return (p - p.min()) / max(float(np.ptp(p)), 1e-6)
-    if kind == "gradient":
-        return gx / gx.max()
+        return ((p - p.min()) / max(float(np.ptp(p)), 1e-6))[..., None]
     raise ValueError(f"unknown texture kind {kind!r}")
 
 
@@ -86,7 +96,7 @@ def texture(rng: np.random.Generator, kind: str, pixels_per_unit: float, extent:
         phase = rng.uniform(0, side, 2)
         m = similarity(0, 0, angle, period / side / pixels_per_unit) @ \
             translation(-phase[0], -phase[1])
-    p = pattern(rng, kind, side)[..., None]
+    p = pattern(rng, kind, side)
     tile = np.ascontiguousarray((c0 + p * (c1 - c0)).round().astype(np.uint8))
     return tile, m, border_mode(kind)
 
