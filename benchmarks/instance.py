@@ -35,9 +35,9 @@ from seesall.io.atomic import write_json, write_text
 from seesall.nn.backbones import normalize_image
 from seesall.structures import Objects, Scene, collate
 from seesall.tasks.detection.coco_eval import CocoEvaluator
+from seesall.tasks.instance.models import Segmenter, solo_small
 from seesall.tasks.keypoints.metrics import SYNTHETIC_PERSON_SIGMAS, KeypointEvaluator
 from seesall.tasks.keypoints.models import keypoint_mask_rcnn_small
-from seesall.tasks.instance.models import Segmenter, solo_small
 from seesall.tasks.panoptic import MergeConfig, PanopticQuality, merge_panoptic
 from seesall.tasks.panoptic.merge import scene_to_panoptic
 from seesall.tasks.panoptic.metrics import categories_from_world

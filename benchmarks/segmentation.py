@@ -158,6 +158,22 @@ def markdown(rows: dict[str, dict], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merge(names: list[str]) -> None:
+    """Join the results of model groups run as separate processes (same settings)."""
+    import json
+
+    parts = [json.loads((RESULTS / f"{n}.json").read_text()) for n in names]
+    keys = ("steps", "batch", "size", "train", "val", "lr")
+    if any({k: p["config"][k] for k in keys} != {k: parts[0]["config"][k] for k in keys}
+           for p in parts):
+        raise ValueError(f"results {names} were run with different settings")
+    rows = {k: v for p in parts for k, v in p["results"].items()}
+    cfg = argparse.Namespace(**parts[0]["config"])
+    write_json(RESULTS / "segmentation.json", {"config": vars(cfg), "groups": names,
+                                               "results": rows}, indent=2)
+    write_text(RESULTS / "segmentation.md", markdown(rows, cfg))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=150)
@@ -168,7 +184,14 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--only", default="", help="comma-separated model names (default: all)")
+    p.add_argument("--name", default="segmentation",
+                   help="output name: results/NAME.{json,md,png} (to run model groups in parallel)")
+    p.add_argument("--merge", default="",
+                   help="comma-separated result names to merge into results/segmentation.*")
     args = p.parse_args()
+    if args.merge:
+        merge(args.merge.split(","))
+        return
     torch.set_num_threads(args.threads)
     table = model_table()
     names = [n for n in args.only.split(",") if n] or list(table)
@@ -184,10 +207,10 @@ def main() -> None:
                  params_m=sum(q.numel() for q in model.parameters()) / 1e6)
         rows[name] = r
         print(name, {k: round(v, 4) for k, v in r.items()}, flush=True)
-        write_json(RESULTS / "segmentation.json", {"config": vars(args), "results": rows},
+        write_json(RESULTS / f"{args.name}.json", {"config": vars(args), "results": rows},
                    indent=2)
-        write_text(RESULTS / "segmentation.md", markdown(rows, args))
-        picture(val_x, val_y, preds, RESULTS / "segmentation.png")
+        write_text(RESULTS / f"{args.name}.md", markdown(rows, args))
+        picture(val_x, val_y, preds, RESULTS / f"{args.name}.png")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def preprocess(images: Tensor) -> Tensor:
 
 def unet_small(*, num_classes: int, up_mode: UpMode = "transposed", skips: bool = True,
                edge_head: bool = False) -> UNet:
-    """U-Net with widths (32, 64, 128, 256): three poolings (H/8 at the bottom), ~1.9M params."""
+    """U-Net with widths (32, 64, 128, 256): three poolings (H/8 at the bottom), 1.6–1.9 M params."""
     widths = (32, 64, 128, 256)
     return UNet(in_channels=3, num_classes=num_classes, widths=widths, up_mode=up_mode,
                 skips=(skips,) * (len(widths) - 1), edge_head=edge_head)
