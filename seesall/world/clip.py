@@ -31,7 +31,7 @@ from seesall.world.background import make_backdrop
 from seesall.world.classes import ACTIONS, THING_CLASSES
 from seesall.world.config import WorldConfig
 from seesall.world.geometry import about
-from seesall.world.labels import frame_objects
+from seesall.world.labels import frame_objects, to_image
 from seesall.world.render import paint_frame
 from seesall.world.scene import ACTION, ACTOR, LAYOUT, MOTION, rng_for, scene_from_frame
 from seesall.world.things import Thing, sample_thing, sample_things
@@ -135,7 +135,7 @@ def render_clip(cfg: WorldConfig, seed: int, action: int | str | None = None) ->
             first = frame
         frames.append(frame.image)
         objects.append(frame_objects(things, frame, cfg.min_visible_area))
-    video = tv_tensors.Video(torch.from_numpy(np.stack(frames).transpose(0, 3, 1, 2).copy()))
+    video = tv_tensors.Video(torch.stack([to_image(f).as_subclass(torch.Tensor) for f in frames]))
     scene = scene_from_frame(cfg, things, first, seed, video=video, action=index)
     return scene.replace(objects=objects[0], frame_objects=objects)
 

@@ -86,6 +86,10 @@ class WorldConfig:
                              f"{self.photo_backgrounds}")
         if self.clip_length < 2:
             raise ValueError(f"WorldConfig.clip_length must be >= 2, got {self.clip_length}")
+        for name in ("max_rotation", "max_scale_change", "max_shift", "distractor_speed"):
+            if not 0.0 <= getattr(self, name) < (1.0 if name == "max_scale_change" else 1e9):
+                raise ValueError(f"WorldConfig.{name} must be >= 0 (max_scale_change < 1), "
+                                 f"got {getattr(self, name)}")
         if self.min_visible_area < 1:
             raise ValueError(f"WorldConfig.min_visible_area must be >= 1, got "
                              f"{self.min_visible_area}")

@@ -94,7 +94,6 @@ SHAPES: dict[str, list[np.ndarray]] = {
     "hexagon": [_ngon(6)],
 }
 """Contours of each plain shape in the local frame, filled together (even-odd: a ring's hole)."""
-assert set(SHAPES) | {"person"} == set(THING_CLASSES)
 
 # Person proportions in the local frame (y grows downwards, the figure spans [-1, 1]).
 HEAD_RADIUS = 0.18

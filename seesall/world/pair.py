@@ -29,7 +29,7 @@ from seesall.structures import Flow, Scene
 from seesall.world.config import WorldConfig
 from seesall.world.geometry import about
 from seesall.world.labels import to_image
-from seesall.world.render import Frame, paint_frame
+from seesall.world.render import Frame, paint_frame, paste
 from seesall.world.scene import MOTION, layout, rng_for, scene_from_frame
 from seesall.world.things import Thing
 
@@ -115,8 +115,9 @@ def layer_flow(frame: Frame, things: list[Thing], motions: list[np.ndarray],
         rh, rw = mask.shape
         shows = frame.ids[y0:y0 + rh, x0:x0 + rw] == i + 1
         u, v = _affine_field(m, x[:, x0:x0 + rw], y[y0:y0 + rh])
-        np.copyto(flow[0, y0:y0 + rh, x0:x0 + rw], u, where=shows)
-        np.copyto(flow[1, y0:y0 + rh, x0:x0 + rw], v, where=shows)
+        shows = shows.view(np.uint8)
+        paste(flow[0, y0:y0 + rh, x0:x0 + rw], np.broadcast_to(u, shows.shape), shows)
+        paste(flow[1, y0:y0 + rh, x0:x0 + rw], np.broadcast_to(v, shows.shape), shows)
     return flow
 
 

@@ -74,12 +74,24 @@ def paint_frame(backdrop: Backdrop, things: list[Thing], size: tuple[int, int],
         regions.append((x0, y0, m))
         sl = (slice(y0, y0 + m.shape[0]), slice(x0, x0 + m.shape[1]))
         tex = _texture(thing, pose, x0, y0, m.shape)
-        np.copyto(image[sl], tex, where=m[..., None])
-        np.copyto(ids[sl], i + 1, where=m)
+        paste(image[sl], tex, mask)
+        paste(ids[sl], i + 1, mask)
         if labels:
-            np.copyto(depth[sl], thing.depth, where=m)
-            np.copyto(semantic[sl], semantic_id_of_thing(thing.label), where=m)
+            paste(depth[sl], thing.depth, mask)
+            paste(semantic[sl], semantic_id_of_thing(thing.label), mask)
     return Frame(image, ids, depth, semantic, regions, keypoints)
+
+
+def paste(dst: np.ndarray, src: np.ndarray | float, mask: np.ndarray) -> None:
+    """dst[mask] = src in place (OpenCV's masked copy: much faster than ``np.copyto``).
+
+    Args:
+        dst: a (view of an) array [h, w] or [h, w, C]; src: an array like dst or a scalar;
+        mask: uint8 [h, w], non-zero where to copy.
+    """
+    if not isinstance(src, np.ndarray):
+        src = np.full(dst.shape, src, dst.dtype)
+    cv2.copyTo(src, mask, dst)
 
 
 def _texture(thing: Thing, pose: np.ndarray, x0: int, y0: int, shape: tuple[int, int]

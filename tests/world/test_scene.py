@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
@@ -17,6 +22,7 @@ from seesall.world import (
     render_scene,
 )
 from seesall.world.geometry import outline, rasterise
+from seesall.world.labels import to_image
 from seesall.world.scene import layout
 
 CFG = WorldConfig(size=(96, 112), num_objects=(3, 8))
@@ -33,6 +39,19 @@ def _bytes(s: Scene) -> bytes:
 def test_same_seed_same_bytes_different_seed_different() -> None:
     assert _bytes(render_scene(CFG, 7)) == _bytes(render_scene(CFG, 7))
     assert _bytes(render_scene(CFG, 7)) != _bytes(render_scene(CFG, 8))
+
+
+def test_same_bytes_in_a_fresh_process() -> None:
+    """No hidden state (global RNG, hash order, caches) changes the output."""
+    code = ("import hashlib, torch; from seesall.world import WorldConfig, render_scene; "
+            "s = render_scene(WorldConfig(size=(96, 112), num_objects=(3, 8)), 7); "
+            "print(hashlib.sha256(s.image.numpy().tobytes() + s.objects.masks.numpy().tobytes()"
+            ").hexdigest())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONHASHSEED": "123"})
+    s = render_scene(CFG, 7)
+    expected = hashlib.sha256(s.image.numpy().tobytes() + s.objects.masks.numpy().tobytes())
+    assert out.stdout.strip() == expected.hexdigest()
 
 
 def test_scene_fields_and_types() -> None:
@@ -154,10 +173,17 @@ def test_object_sizes_follow_config() -> None:
     ("num_objects", {"num_objects": (5, 2)}),
     ("actions", {"actions": ("wave",), "actor_classes": ("circle",)}),
     ("photo_backgrounds", {"photo_backgrounds": 2.0}),
+    ("max_shift", {"max_shift": -0.1}),
+    ("clip_length", {"clip_length": 1}),
 ])
 def test_bad_config_names_the_field(field: str, kwargs: dict) -> None:
     with pytest.raises(ValueError, match=field):
         WorldConfig(**kwargs)
+
+
+def test_image_conversion_keeps_channels() -> None:
+    array = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(to_image(array).numpy(), array.transpose(2, 0, 1))
 
 
 def test_bad_seed() -> None:
