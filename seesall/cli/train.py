@@ -282,6 +282,8 @@ def run(args: argparse.Namespace) -> int:
     except NonFiniteLossError as e:
         print(f"seesall train: error: {e}", file=sys.stderr)
         return 1
+    if result["rank"] != 0:
+        return 0
     metrics = ", ".join(f"{k}={v:.4f}" for k, v in result["metrics"].items())
     why = f" ({result['stop_reason']})" if result["stop_reason"] else ""
     print(f"trained {result['step']} steps{why}; {metrics or 'no evaluation'}; run in {cfg.out}")

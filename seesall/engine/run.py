@@ -16,7 +16,13 @@ from torch.nn.parallel import DistributedDataParallel
 from seesall.engine import checkpoint as ckpt
 from seesall.engine.config import RunConfig, save_run_config, to_dict
 from seesall.engine.data import EpochStream, eval_loader
-from seesall.engine.distributed import DistInfo, all_gather_object, barrier, init_distributed
+from seesall.engine.distributed import (
+    DistInfo,
+    all_gather_object,
+    barrier,
+    init_distributed,
+    shutdown_distributed,
+)
 from seesall.engine.evaluation import evaluate
 from seesall.engine.hooks import CheckpointHook, EvalHook, LogHook, LRScheduleHook, TimeBudgetHook
 from seesall.engine.recipe import Recipe, TaskParts
@@ -208,10 +214,14 @@ def train(cfg: RunConfig, recipe: Recipe, *, resume: bool = False) -> dict[str, 
     if resume:
         restore(trainer, model, cfg.out, dist)
     barrier()
-    trainer.train()
+    try:
+        trainer.train()
+    finally:
+        shutdown_distributed()
     return {
         "step": trainer.step,
         "metrics": trainer.metrics,
         "skipped": trainer.skipped,
         "stop_reason": trainer.stop_reason,
+        "rank": dist.rank,
     }
