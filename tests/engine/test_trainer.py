@@ -47,3 +47,25 @@ def test_frozen_parameters_do_not_move(tmp_path: Path, tiny) -> None:
     end = load_checkpoint(run).model
     torch.testing.assert_close(end["backbone.0.weight"], start["backbone.0.weight"], rtol=0, atol=0)
     assert not torch.equal(end["head.weight"], start["head.weight"])
+
+
+def test_loader_workers_do_not_change_the_losses(tmp_path: Path, tiny) -> None:
+    steps = ["trainer.max_steps=12", "data.val_size=0"]  # crosses an epoch boundary (8 steps)
+    train(tiny.make_config(str(tmp_path / "w0"), steps), tiny)
+    train(tiny.make_config(str(tmp_path / "w2"), [*steps, "data.num_workers=2"]), tiny)
+    assert tiny.losses(tmp_path / "w0") == tiny.losses(tmp_path / "w2")
+
+
+def test_best_checkpoint_holds_the_best_evaluation(tmp_path: Path, tiny) -> None:
+    import json
+
+    run = tmp_path / "best"
+    train(tiny.make_config(str(run), ["trainer.eval_every=2", "trainer.max_steps=16"]), tiny)
+    rows = [json.loads(x) for x in (run / "scalars.jsonl").read_text().splitlines()]
+    evals = [(r["val/acc"], r["step"]) for r in rows if "val/acc" in r]
+    assert len(evals) == 8
+    best_acc = max(a for a, _ in evals)
+    first_best_step = min(s for a, s in evals if a == best_acc)  # ties keep the earlier one
+    meta = load_checkpoint(run, name="best").meta
+    assert meta["metrics"]["acc"] == best_acc and meta["step"] == first_best_step
+    assert load_checkpoint(run, name="last").meta["step"] == 16
