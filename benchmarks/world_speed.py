@@ -33,6 +33,7 @@ import torch
 from PIL import Image
 
 from seesall.io.atomic import write_json, write_text
+from seesall.structures import Scene
 from seesall.world import WorldConfig, render_clip, render_pair, render_scene
 
 RESULTS = Path(__file__).parent / "results"
@@ -48,6 +49,12 @@ def _timed(fn: Callable[[int], object], items: range) -> tuple[float, float]:
 
 def _decode(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
+
+
+def _validate(scene: Scene) -> None:
+    """The checks that constructing a Scene runs (its Objects, then the Scene itself)."""
+    scene.objects.validate()
+    scene.validate()
 
 
 def _write_pngs(cfg: WorldConfig, n: int, folder: Path) -> tuple[list[Path], list[Path]]:
@@ -70,13 +77,15 @@ def measure(cfg: WorldConfig, n: int, rounds: int, clips: int) -> dict:
     Ratios use CPU time (``time.process_time``), which a shared, loaded machine disturbs
     less than wall-clock time; wall-clock medians are recorded too.
     """
-    keys = ("scene", "png_scene", "pair", "png_pair", "clip")
+    keys = ("scene", "png_scene", "pair", "png_pair", "clip", "validate_scene", "validate_pair")
     times: dict[str, list[float]] = {k: [] for k in keys}
     walls: dict[str, list[float]] = {k: [] for k in keys}
     with tempfile.TemporaryDirectory() as tmp:
         scene_png, pair_png = _write_pngs(cfg, n, Path(tmp))
         png_bytes = sum(p.stat().st_size for p in scene_png) / n
         render_scene(cfg, 0), _decode(scene_png[0])  # warm caches and imports
+        scenes = [render_scene(cfg, i) for i in range(n)]
+        pairs = [render_pair(cfg, i) for i in range(n)]
         jobs: dict[str, tuple[Callable[[int], object], range]] = {
             "scene": (lambda i: render_scene(cfg, i), range(n)),
             "png_scene": (lambda i: _decode(scene_png[i]), range(n)),
@@ -84,6 +93,8 @@ def measure(cfg: WorldConfig, n: int, rounds: int, clips: int) -> dict:
             "png_pair": (lambda i: (_decode(pair_png[2 * i]), _decode(pair_png[2 * i + 1])),
                          range(n)),
             "clip": (lambda i: render_clip(cfg, i), range(clips)),
+            "validate_scene": (lambda i: _validate(scenes[i]), range(n)),
+            "validate_pair": (lambda i: _validate(pairs[i]), range(n)),
         }
         for _ in range(rounds):
             for key, (fn, items) in jobs.items():
@@ -117,6 +128,8 @@ def table(r: dict) -> str:
         ("render_pair (2 frames + labels + flow + valid)", "pair"),
         ("decode the pair's 2 PNGs with PIL", "png_pair"),
         (f"render_clip ({r['clip_length']} frames + per-frame objects)", "clip"),
+        ("  of render_scene: Objects + Scene validation (seesall.structures)", "validate_scene"),
+        ("  of render_pair: Objects + Scene validation (seesall.structures)", "validate_pair"),
     ]
     lines = [f"# World speed at {h}x{w}, one core",
              "",

@@ -14,6 +14,12 @@ landing point lies inside the image and all (up to four) pixels around it that
 bilinear sampling reads show the same layer in frame 2. It is False where the
 point becomes hidden behind a nearer layer, leaves the image, or lands within
 one pixel of such a boundary.
+
+Integer motions (``WorldConfig.integer_motion``) make frame 2 an exact shift of
+frame 1's layers: warping frame 2 back by the flow reproduces frame 1 at valid
+pixels to the grey level. For sub-pixel motions the warp-back error is that of
+bilinear resampling smooth textures: a mean of 0.35 grey levels at valid pixels
+(worst of 40 pairs 0.66) at 128x128, asserted below 0.75 in the tests.
 """
 
 from __future__ import annotations
