@@ -20,6 +20,7 @@ def _tasks() -> dict[str, ModuleType]:
         "panoptic": import_module("seesall.tasks.panoptic.cli"),
         "flow": import_module("seesall.tasks.flow.cli"),
         "classification": import_module("seesall.tasks.classification.cli"),
+        "embedding": import_module("seesall.tasks.embedding.cli"),
     }
 
 

@@ -19,6 +19,8 @@ def _commands() -> dict[str, ModuleType]:
         "eval": eval_cmd,
         "train": train,
         "models": models,
+        "embed": __import__("importlib").import_module("seesall.cli.embed"),
+        "index": __import__("importlib").import_module("seesall.cli.index"),
     }
 
 

@@ -10,7 +10,8 @@ cosine similarity (inner product of normalised vectors):
   best first; rows are padded with score -inf and id -1 when fewer than k
   vectors can be returned;
 - ``save(path)`` writes one ``.npz`` file atomically; :func:`load_index` reads
-  any index back. ``names`` maps ids to names (e.g. image paths) and is saved.
+  any index back. ``names`` maps ids to names (e.g. image paths) and ``info``
+  holds JSON-able facts (e.g. the embedding model); both are saved.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class VectorIndex(ABC):
             raise ValueError(f"dim must be positive, got {dim}")
         self.dim = dim
         self.names: dict[int, str] = {}
+        self.info: dict[str, Any] = {}  # JSON-able, saved (e.g. which model made the vectors)
         self._next_id = 0
 
     # -- ids ------------------------------------------------------------------
@@ -116,7 +118,7 @@ class VectorIndex(ABC):
         config, arrays = self._state()
         header = {"format": FORMAT_VERSION, "kind": self.kind, "dim": self.dim,
                   "next_id": self._next_id, "names": {str(k): v for k, v in self.names.items()},
-                  "config": config}
+                  "info": self.info, "config": config}
         buf = io.BytesIO()
         np.savez(buf, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
                  **arrays)
@@ -142,6 +144,7 @@ def index_from_bytes(data: bytes, table: dict[str, type[VectorIndex]],
     index = table[header["kind"]]._from_state({"dim": header["dim"], **header["config"]}, arrays)
     index._next_id = int(header["next_id"])
     index.names = {int(k): v for k, v in header["names"].items()}
+    index.info = header.get("info", {})
     return index
 
 

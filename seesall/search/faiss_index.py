@@ -1,7 +1,7 @@
 """FAISS indexes behind the :class:`VectorIndex` contract: flat, LSH, HNSW and IVF.
 
-Every FAISS index is wrapped in ``IndexIDMap2`` so it stores our int64 ids and
-can ``remove_ids``; vectors are L2-normalised and the metric is inner product,
+Flat, LSH and HNSW indexes are wrapped in ``IndexIDMap2`` so they store our
+int64 ids (IVF stores them natively) and can ``remove_ids``; vectors are L2-normalised and the metric is inner product,
 so scores are cosines. Where FAISS differs:
 
 - ``IndexLSH`` ranks by Hamming distance h between ``nbits``-bit codes; its
@@ -44,6 +44,16 @@ def _new_faiss(method: str, dim: int, params: dict[str, int]) -> faiss.Index:
     raise ValueError(f"unknown FAISS method {method!r}; expected flat, lsh, hnsw or ivf")
 
 
+def _wrap(method: str, index: faiss.Index) -> faiss.Index:
+    """``IndexIDMap2`` around flat/LSH/HNSW; IVF keeps our ids in its own lists.
+
+    ``IndexIDMap2.remove_ids`` over an IVF index corrupts results (the IVF lists
+    keep the map's old positions while the map shifts), so IVF is used bare with
+    its native ``add_with_ids`` / ``remove_ids``.
+    """
+    return index if method == "ivf" else faiss.IndexIDMap2(index)
+
+
 class FaissIndex(VectorIndex):
     """A FAISS index (``method`` in flat / lsh / hnsw / ivf) with our ids, names and saving.
 
@@ -58,13 +68,13 @@ class FaissIndex(VectorIndex):
         super().__init__(dim=dim)
         self.method, self.params = method, dict(params)
         self.rebuild_fraction = rebuild_fraction
-        self._index = faiss.IndexIDMap2(_new_faiss(method, dim, self.params))
+        self._index = _wrap(method, _new_faiss(method, dim, self.params))
         self._removed: set[int] = set()
         self._apply_search_params()
 
     @property
     def inner(self) -> faiss.Index:
-        return faiss.downcast_index(self._index.index)
+        return self._index if self.method == "ivf" else faiss.downcast_index(self._index.index)
 
     def _apply_search_params(self) -> None:
         if self.method == "hnsw":
@@ -73,7 +83,12 @@ class FaissIndex(VectorIndex):
             self.inner.nprobe = self.params["nprobe"]
 
     def _all_ids(self) -> np.ndarray:
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        if self.method != "ivf":
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        lists = self._index.invlists
+        parts = [faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                 for i in range(self._index.nlist) if lists.list_size(i)]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
     def ids(self) -> np.ndarray:
         ids = self._all_ids()
@@ -105,7 +120,7 @@ class FaissIndex(VectorIndex):
         all_ids = self._all_ids()
         vectors = self.inner.reconstruct_n(0, self._index.ntotal)  # (N, D) in id_map order
         keep = ~np.isin(all_ids, list(self._removed))
-        self._index = faiss.IndexIDMap2(_new_faiss(self.method, self.dim, self.params))
+        self._index = _wrap(self.method, _new_faiss(self.method, self.dim, self.params))
         self._apply_search_params()
         self._removed = set()
         if keep.any():

@@ -113,8 +113,8 @@ def convnet_digits(*, in_channels: int = 3) -> ConvEncoder:
 
 
 def convnet_crops(*, in_channels: int = 3) -> ConvEncoder:
-    """For 32–64 px crops: widths 32-64-128-128, three pools, ~0.54 M parameters."""
-    return ConvEncoder(in_channels=in_channels, widths=(32, 64, 128, 128), pools=3)
+    """For 24–64 px crops: widths 24-48-96-128, three pools, ~0.35 M parameters."""
+    return ConvEncoder(in_channels=in_channels, widths=(24, 48, 96, 128), pools=3)
 
 
 def fastnet_tiny_encoder(*, in_channels: int = 3) -> BackboneEncoder:
