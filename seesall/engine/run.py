@@ -167,17 +167,21 @@ def _run_eval(
     )
 
 
-def train(cfg: RunConfig, recipe: Recipe, *, resume: bool = False) -> dict[str, Any]:
-    """Train ``recipe`` with ``cfg``; returns the last metrics and the number of steps."""
-    if cfg.trainer.threads > 0:
-        torch.set_num_threads(cfg.trainer.threads)
-    dist = init_distributed(cfg.trainer.device)
-    seed_everything(cfg.trainer.seed)  # same model init on every rank
-    parts = recipe.build(cfg)
-    model = prepare_model(parts, cfg).to(dist.device)
+def wrap_model(model: nn.Module, cfg: RunConfig, dist: DistInfo) -> nn.Module:
+    """torch.compile (opt-in) and DDP (when launched by torchrun) around the model."""
+    wrapped: nn.Module = model
+    if cfg.trainer.compile:
+        wrapped = torch.compile(wrapped)
+    if dist.distributed:
+        ids = [dist.local_rank] if dist.device.type == "cuda" else None
+        wrapped = DistributedDataParallel(wrapped, device_ids=ids)
+    return wrapped
+
+
+def build_trainer(cfg: RunConfig, parts: TaskParts, model: nn.Module, dist: DistInfo) -> Trainer:
+    """The Trainer for a prepared model: optimiser, data stream, AMP, hooks."""
     optimizer = build_optimizer(model, cfg)
     amp = autocast_dtype(cfg.trainer.amp, dist.device)
-    scaler = torch.amp.GradScaler("cuda") if cfg.trainer.amp == "fp16" else None
     seed_everything(cfg.trainer.seed + dist.rank)
     stream = EpochStream(
         parts.train_set,
@@ -188,15 +192,8 @@ def train(cfg: RunConfig, recipe: Recipe, *, resume: bool = False) -> dict[str, 
         rank=dist.rank,
         world_size=dist.world_size,
     )
-    if dist.is_main:
-        Path(cfg.out).mkdir(parents=True, exist_ok=True)
-        save_run_config(cfg, Path(cfg.out) / "config.yaml")
-    wrapped: nn.Module = model
-    if cfg.trainer.compile:
-        wrapped = torch.compile(wrapped)
-    if dist.distributed:
-        wrapped = DistributedDataParallel(wrapped, device_ids=[dist.local_rank] if dist.device.type == "cuda" else None)
-    trainer = Trainer(
+    wrapped = wrap_model(model, cfg, dist)
+    return Trainer(
         model=wrapped,
         loss_fn=parts.loss,
         inputs=parts.inputs,
@@ -207,10 +204,24 @@ def train(cfg: RunConfig, recipe: Recipe, *, resume: bool = False) -> dict[str, 
         grad_accum=cfg.trainer.grad_accum,
         clip_grad_norm=cfg.optim.clip_grad_norm,
         autocast_dtype=amp,
-        scaler=scaler,
+        scaler=torch.amp.GradScaler("cuda") if cfg.trainer.amp == "fp16" else None,
         nonfinite=cfg.trainer.nonfinite,
         hooks=_hooks(cfg, parts, wrapped, dist, amp),
     )
+
+
+def train(cfg: RunConfig, recipe: Recipe, *, resume: bool = False) -> dict[str, Any]:
+    """Train ``recipe`` with ``cfg``; returns the last metrics and the number of steps."""
+    if cfg.trainer.threads > 0:
+        torch.set_num_threads(cfg.trainer.threads)
+    dist = init_distributed(cfg.trainer.device)
+    seed_everything(cfg.trainer.seed)  # same model init on every rank
+    parts = recipe.build(cfg)
+    model = prepare_model(parts, cfg).to(dist.device)
+    trainer = build_trainer(cfg, parts, model, dist)
+    if dist.is_main:
+        Path(cfg.out).mkdir(parents=True, exist_ok=True)
+        save_run_config(cfg, Path(cfg.out) / "config.yaml")
     if resume:
         restore(trainer, model, cfg.out, dist)
     barrier()

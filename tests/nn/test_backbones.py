@@ -54,9 +54,7 @@ def test_resnet18_matches_torchvision_layers() -> None:
     with torch.no_grad():
         out = ours(x)
         y = ref.maxpool(ref.relu(ref.bn1(ref.conv1(x))))
-        for name, layer in zip(
-            STAGE_NAMES, [ref.layer1, ref.layer2, ref.layer3, ref.layer4], strict=True
-        ):
+        for name, layer in zip(STAGE_NAMES, [ref.layer1, ref.layer2, ref.layer3, ref.layer4], strict=True):
             y = layer(y)
             torch.testing.assert_close(out[name], y, rtol=0, atol=0)
 
@@ -83,3 +81,24 @@ def test_fastnet_size_is_small() -> None:
     n = sum(p.numel() for p in BACKBONES["fastnet"]().parameters())
     assert 0.5e6 <= n <= 2e6, n
     assert isinstance(BACKBONES["fastnet"](), nn.Module)
+
+
+def test_weights_argument_loads_a_local_torchvision_file(tmp_path) -> None:
+    ref = torchvision.models.resnet18(weights=None).eval()
+    path = tmp_path / "resnet18.pth"
+    torch.save(ref.state_dict(), path)
+    ours = BACKBONES["resnet18"](weights=path, out_features=("c5",)).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        y = ref.maxpool(ref.relu(ref.bn1(ref.conv1(x))))
+        y = ref.layer4(ref.layer3(ref.layer2(ref.layer1(y))))
+        torch.testing.assert_close(ours(x)["c5"], y, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_stages_cover_every_parameter(name: str) -> None:
+    model = BACKBONES[name]()
+    stages = model.stages()
+    assert len(stages) == 5  # stem, c2..c5
+    in_stages = {id(p) for s in stages for p in s.parameters()}
+    assert in_stages == {id(p) for p in model.parameters()}
