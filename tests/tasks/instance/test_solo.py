@@ -116,3 +116,21 @@ def test_solo_forward_backward_postprocess(name: str, mode: str) -> None:
     preds = solo_postprocess(out, grids=model.head.grids, strides=model.strides,
                              padded_size=(64, 64), image_sizes=[(64, 64), (60, 50)])
     assert preds[1].canvas_size == (60, 50)
+
+
+def test_postprocess_maps_a_confident_cell_back_to_the_image() -> None:
+    s = 4
+    cate = torch.full((1, 2, s, s), -10.0)
+    cate[0, 1, 1, 2] = 10.0  # class 1 at cell (1, 2)
+    mask = torch.full((1, s * s, 16, 16), -10.0)  # mask map at stride 2 of a 32×32 image
+    mask[0, 1 * s + 2, 4:8, 8:12] = 10.0
+    preds = solo_postprocess({"cate": [cate], "mask": [mask]}, grids=(s,), strides=(4,),
+                             padded_size=(32, 32), image_sizes=[(32, 32)])
+    (p,) = preds
+    assert p.labels.tolist() == [1] and p.scores[0] > 0.99
+    expected = torch.zeros(32, 32, dtype=torch.bool)
+    expected[8:16, 16:24] = True
+    got = p.masks[0].as_subclass(torch.Tensor)
+    assert (got & expected).sum() / (got | expected).sum() > 0.75
+    torch.testing.assert_close(p.boxes[0].as_subclass(torch.Tensor),
+                               torch.tensor([16.0, 8.0, 24.0, 16.0]), atol=1.5, rtol=0)
