@@ -59,11 +59,10 @@ def invert(m: np.ndarray) -> np.ndarray:
 
 def snap(m: np.ndarray) -> np.ndarray:
     """Round a matrix that is an integer translation up to float error to exactly that."""
-    if np.abs(m[:2, :2] - np.eye(2)).max() < 1e-9 and \
-            np.abs(m[:2, 2] - np.round(m[:2, 2])).max() < 1e-6:
-        out = np.eye(3)
-        out[:2, 2] = np.round(m[:2, 2])
-        return out
+    a, b, tx, c, d, ty = m[:2].ravel().tolist()
+    if max(abs(a - 1.0), abs(b), abs(c), abs(d - 1.0)) < 1e-9 and \
+            max(abs(tx - round(tx)), abs(ty - round(ty))) < 1e-6:
+        return translation(round(tx), round(ty))
     return m
 
 

@@ -124,9 +124,9 @@ def paint(texture: np.ndarray, to_target: np.ndarray, size: tuple[int, int], bor
 def _cover(texture: np.ndarray, to_target: np.ndarray, h: int, w: int, border: int
            ) -> tuple[np.ndarray, np.ndarray]:
     """Extend ``texture`` (wrapped or replicated) to span the source area a (h, w) target reads."""
-    inv = invert(to_target)
-    xs = [inv[0, 0] * x + inv[0, 1] * y + inv[0, 2] for x in (0, w - 1) for y in (0, h - 1)]
-    ys = [inv[1, 0] * x + inv[1, 1] * y + inv[1, 2] for x in (0, w - 1) for y in (0, h - 1)]
+    a, b, c, d, e, f = invert(to_target)[:2].ravel().tolist()
+    xs = [a * x + b * y + c for x in (0, w - 1) for y in (0, h - 1)]
+    ys = [d * x + e * y + f for x in (0, w - 1) for y in (0, h - 1)]
     th, tw = texture.shape[:2]
     x0, y0 = math.floor(min(xs)) - 2, math.floor(min(ys)) - 2
     x1, y1 = math.ceil(max(xs)) + 3, math.ceil(max(ys)) + 3
