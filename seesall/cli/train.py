@@ -177,7 +177,10 @@ _FLAGS: list[tuple[str, str, str, dict[str, Any]]] = [
 
 
 def _add_task_flags(parser: argparse.ArgumentParser) -> None:
-    seen: set[str] = {flag for flag, *_ in _FLAGS}
+    """One flag per field of every recipe's TaskConfig; a flag shared by tasks is added once."""
+    common = {flag for flag, *_ in _FLAGS}
+    actions: dict[str, argparse.Action] = {}
+    owners: dict[str, list[str]] = {}
     for name, recipe in _recipes().items():
         cls = recipe.TaskConfig
         if cls is None:
@@ -186,9 +189,11 @@ def _add_task_flags(parser: argparse.ArgumentParser) -> None:
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             flag = "--" + f.name.replace("_", "-")
-            if flag in seen:
+            if flag in common:  # tests/engine/test_cli_train.py checks that none collides
                 continue
-            seen.add(flag)
+            owners.setdefault(flag, []).append(name)
+            if flag in actions:
+                continue
             kind = hints[f.name]
             kwargs: dict[str, Any] = {
                 "dest": f"task__{f.name}",
@@ -199,7 +204,11 @@ def _add_task_flags(parser: argparse.ArgumentParser) -> None:
                 kwargs.update(action="store_const", const=not f.default)
             else:
                 kwargs["type"] = kind if kind in (int, float, str) else str
-            group.add_argument(flag, **kwargs)
+                kwargs["metavar"] = f.name.upper()
+            actions[flag] = group.add_argument(flag, **kwargs)
+    for flag, tasks in owners.items():
+        if len(tasks) > 1:
+            actions[flag].help = f"{actions[flag].help}; also for: {', '.join(tasks[1:])}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -150,3 +150,15 @@ def test_models_lists_names_tasks_and_parameters(capsys) -> None:
     line = next(x for x in out.splitlines() if x.startswith("classifier_tiny "))
     assert "classification" in line and f"{n:,}" in line
     assert all(name in out for name in MODELS)
+
+
+def test_task_options_do_not_shadow_common_flags() -> None:
+    import dataclasses
+
+    from seesall.cli.train import _FLAGS, _recipes
+
+    common = {flag for flag, *_ in _FLAGS} | {"--out", "--resume", "--config"}
+    for name, recipe in _recipes().items():
+        for f in dataclasses.fields(recipe.TaskConfig) if recipe.TaskConfig else ():
+            flag = "--" + f.name.replace("_", "-")
+            assert flag not in common, f"{name}.TaskConfig.{f.name} shadows the common flag {flag}"
