@@ -105,3 +105,40 @@ def test_tiny_classifier_overfits_16_crops() -> None:
     with torch.no_grad():
         ev.update(model(x).softmax(1), (images, labels))
     assert ev.compute()["top1"] == 1.0
+
+
+def test_train_and_eval_on_an_image_folder(tmp_path: Path, capsys) -> None:
+    from seesall.cli.main import main
+    from seesall.engine.checkpoint import load_checkpoint
+
+    data = WorldCrops(n=24, crop_size=24, seed=0, world=WORLD)
+    for split, idx in (("train", range(16)), ("val", range(16, 24))):
+        for i in idx:
+            image, label = data[i]
+            folder = tmp_path / "data" / split / THING_CLASSES[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            write_image(folder / f"{i}.png", image)
+    run = tmp_path / "run"
+    argv = [
+        "train",
+        "classification",
+        "--data",
+        str(tmp_path / "data"),
+        "--model",
+        "classifier_tiny",
+        "--max-steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--image-size",
+        "24",
+        "--no-progress",
+        "--out",
+        str(run),
+    ]
+    assert main(argv) == 0
+    meta = load_checkpoint(run).meta
+    assert meta["class_names"] == sorted(p.name for p in (tmp_path / "data" / "train").iterdir())
+    assert meta["metrics"]["count"] == 8  # the val folder
+    assert main(["eval", "classification", "--checkpoint", str(run), "--data", str(tmp_path / "data" / "val")]) == 0
+    assert "count=8" in capsys.readouterr().out
