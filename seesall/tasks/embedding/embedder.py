@@ -54,9 +54,12 @@ def load_embedder(*, model: str | None = None, checkpoint: str | None = None,
                              f"({', '.join(MODELS)})")
     if model not in MODELS:
         raise ValueError(f"--model {model!r}: unknown; choose from {', '.join(MODELS)}")
+    sizes = {}
+    if state is not None and "head.net.3.bias" in state:  # the embedding dimension it was trained at
+        sizes["dim"] = int(state["head.net.3.bias"].shape[0])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)  # "random weights" are the same in every process
-        net = MODELS[model]()
+        net = MODELS[model](**sizes)
     if state is not None:
         net.load_state_dict(state)
     return net.eval(), {"model": model, "size": INPUT_SIZES[model], "checkpoint": checkpoint}

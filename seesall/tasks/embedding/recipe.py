@@ -1,0 +1,151 @@
+"""The embedding task's recipe for the engine: metric learning with a mined triplet or
+contrastive loss, on world-object crops, the digits, or a folder of class sub-folders.
+
+Data sources (``data.source``): ``"world"`` (crops of world objects, label = class),
+``"digits"`` (scikit-learn's 8×8 digits, 70/30 split) or a folder with one
+sub-folder per class (``train/`` and ``val/`` inside it if present).
+The evaluator reports leave-one-out retrieval metrics on the validation set.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from seesall.engine.config import RunConfig
+from seesall.engine.recipe import TaskParts
+from seesall.tasks.embedding.criterion import ContrastiveCriterion, TripletCriterion, miner_table
+from seesall.tasks.embedding.data import ImageSet, load_digits_images, upsample, world_crops
+from seesall.tasks.embedding.embedder import MODELS, folder_labels, list_images
+from seesall.tasks.embedding.metrics import retrieval_metrics
+from seesall.tasks.embedding.probe import to_input
+
+NAME = "embedding"
+DEFAULT_MODEL = "convnet_crops"
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Options of the embedding task (YAML section ``task:``)."""
+
+    loss: str = field(default="triplet", metadata={"help": "triplet or contrastive"})
+    miner: str = field(default="semihard", metadata={
+        "help": "random, hardest, batch_hard, semihard, distance_weighted or all"})
+    margin: float = field(default=0.2, metadata={"help": "triplet / contrastive margin"})
+    dim: int = field(default=64, metadata={"help": "embedding dimension"})
+
+
+def task_config(cfg: RunConfig | None) -> TaskConfig:
+    return cfg.task if cfg is not None and isinstance(cfg.task, TaskConfig) else TaskConfig()
+
+
+class ImageSetDataset(Dataset):
+    """An :class:`ImageSet` as a map-style dataset of (uint8 image [3, H, W], label)."""
+
+    def __init__(self, data: ImageSet) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        return self.data.images[i], self.data.labels[i]
+
+
+def collate(items: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+    return torch.stack([a for a, _ in items]), torch.stack([b for _, b in items])
+
+
+def _folder_set(root: Path, size: int) -> ImageSet:
+    from seesall.io.image import read_image_tensor
+
+    files = list_images(root)
+    labels, names = folder_labels(files, root)
+    images = torch.stack([upsample(read_image_tensor(f)[None], size)[0] for f in files])
+    return ImageSet(images, torch.from_numpy(labels), tuple(names))
+
+
+def _datasets(cfg: RunConfig) -> tuple[ImageSet, ImageSet | None]:
+    d = cfg.data
+    if d.source == "world":
+        train = world_crops(num_scenes=max(1, d.train_size // 2), size=d.image_size,
+                            seed=cfg.trainer.seed)
+        val = world_crops(num_scenes=max(1, d.val_size // 2), size=d.image_size,
+                          seed=cfg.trainer.seed + 10_000_000) if d.val_size > 0 else None
+        return train, val
+    if d.source == "digits":
+        return load_digits_images().split(0.3, seed=cfg.trainer.seed)
+    root = Path(d.source)
+    if not root.is_dir():
+        raise ValueError(f"data.source {d.source!r}: expected 'world', 'digits' or a folder")
+    train_root = root / "train" if (root / "train").is_dir() else root
+    val = _folder_set(root / "val", d.image_size) if (root / "val").is_dir() else None
+    return _folder_set(train_root, d.image_size), val
+
+
+class RetrievalEvaluator:
+    """Leave-one-out retrieval metrics over the validation embeddings (engine Evaluator)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._parts: list[tuple[Tensor, Tensor]] = []
+
+    def update(self, predictions: Tensor, batch: tuple[Tensor, Tensor]) -> None:
+        self._parts.append((predictions.detach().cpu(), batch[1].detach().cpu()))
+
+    def compute(self) -> dict[str, float]:
+        emb = torch.cat([p for p, _ in self._parts])
+        labels = torch.cat([y for _, y in self._parts])
+        return retrieval_metrics(emb, labels)
+
+    def state(self) -> Any:
+        return self._parts
+
+    def merge(self, states: list[Any]) -> None:
+        self._parts = [part for s in states for part in s]
+
+
+def build_model(name: str, cfg: RunConfig | None = None) -> nn.Module:
+    if name not in MODELS:
+        raise ValueError(f"unknown embedding model {name!r}; choose from {', '.join(MODELS)}")
+    return MODELS[name](dim=task_config(cfg).dim)
+
+
+def _loss(emb: Tensor, batch: tuple[Tensor, Tensor], *, criterion: Any) -> dict[str, Tensor]:
+    losses = criterion(emb, batch[1])
+    return {**losses, "total": sum(losses.values())}
+
+
+def build(cfg: RunConfig) -> TaskParts:
+    """Model, mined metric loss, data and retrieval evaluation for one run."""
+    t = task_config(cfg)
+    if t.loss not in ("triplet", "contrastive"):
+        raise ValueError(f"task.loss must be 'triplet' or 'contrastive', got {t.loss!r}")
+    miners = miner_table(margin=t.margin, dim=t.dim)
+    if t.miner not in miners:
+        raise ValueError(f"task.miner {t.miner!r}: choose from {', '.join(miners)}")
+    criterion = (TripletCriterion(miner=miners[t.miner], margin=t.margin, squared=True)
+                 if t.loss == "triplet" else ContrastiveCriterion(margin=t.margin))
+    train, val = _datasets(cfg)
+    size = cfg.data.image_size if cfg.data.source != "digits" else 8
+    return TaskParts(
+        model=build_model(cfg.model.name or DEFAULT_MODEL, cfg),
+        loss=functools.partial(_loss, criterion=criterion),
+        inputs=lambda batch: (to_input(batch[0], size),),
+        postprocess=lambda emb, batch: emb,
+        make_evaluator=RetrievalEvaluator,
+        train_set=ImageSetDataset(train),
+        val_set=ImageSetDataset(val) if val is not None else None,
+        collate=collate,
+        class_names=list(train.class_names),
+        best_metric="map_at_r",
+        best_mode="max",
+    )
