@@ -30,6 +30,8 @@ def _recipes() -> dict[str, ModuleType]:
         "instance": import_module("seesall.tasks.instance.recipe"),
         "keypoints": import_module("seesall.tasks.keypoints.recipe"),
         "detection": import_module("seesall.tasks.detection.recipe"),
+        "flow": import_module("seesall.tasks.flow.recipe"),
+        "action": import_module("seesall.tasks.video.recipe"),
     }
 
 

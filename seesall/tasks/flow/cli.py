@@ -90,3 +90,44 @@ def predict_pair_files(model: torch.nn.Module, image1: str | os.PathLike,
     model.eval()
     flow = predict_flow(model, a[None], b[None])[0]  # (2, H, W)
     write_flow(out, flow.permute(1, 2, 0).numpy())
+
+
+def load_flow_model(checkpoint: str | os.PathLike, *, name: str = "best") -> torch.nn.Module:
+    """A FlowNet from an engine checkpoint (run dir or checkpoint folder) trained by ``seesall train flow``."""
+    from seesall.engine.checkpoint import load_checkpoint
+    from seesall.tasks.flow.models import MODELS
+
+    data = load_checkpoint(checkpoint, name=name)
+    if data.meta.get("task") != "flow" or data.meta.get("model") not in MODELS:
+        raise ValueError(f"{checkpoint}: not a flow checkpoint (task={data.meta.get('task')!r}, "
+                         f"model={data.meta.get('model')!r})")
+    model = MODELS[data.meta["model"]]()
+    model.load_state_dict(data.model)
+    return model.eval()
+
+
+def add_predict_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pair", nargs=2, metavar=("IMAGE1", "IMAGE2"), action="append", default=[],
+                        help="two frames (repeatable)")
+    parser.add_argument("--pairs-dir", default=None,
+                        help="folder of frames: consecutive files in name order make pairs")
+    parser.add_argument("--out", required=True, help="a .flo/.png file (one pair) or a folder")
+
+
+def predict(args: argparse.Namespace) -> int:
+    """``seesall predict CHECKPOINT --pair A.png B.png --out flow.flo`` (or --pairs-dir DIR --out DIR)."""
+    model = load_flow_model(args.checkpoint)
+    pairs = [tuple(p) for p in args.pair]
+    if args.pairs_dir:
+        frames = sorted(p for p in Path(args.pairs_dir).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+        pairs += list(zip(frames[:-1], frames[1:], strict=True))
+    if not pairs:
+        raise ValueError("give --pair IMAGE1 IMAGE2 or --pairs-dir DIR")
+    out = Path(args.out)
+    if len(pairs) == 1 and out.suffix.lower() in FLOW_SUFFIXES:
+        predict_pair_files(model, *pairs[0], out)
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    for a, b in pairs:
+        predict_pair_files(model, a, b, out / f"{Path(a).stem}.flo")
+    return 0

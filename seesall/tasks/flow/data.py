@@ -23,6 +23,10 @@ class FlowBatch:
     def __len__(self) -> int:
         return int(self.image1.shape[0])
 
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> FlowBatch:
+        return FlowBatch(*(t.to(device, non_blocking=non_blocking)
+                           for t in (self.image1, self.image2, self.flow, self.valid)))
+
     def __getitem__(self, index: Tensor | slice) -> FlowBatch:
         return FlowBatch(self.image1[index], self.image2[index], self.flow[index], self.valid[index])
 

@@ -93,3 +93,12 @@ def test_blink_threshold_zero_is_exact_streaming_and_skips_static_frames():
     res = BlinkStream(net=model.net, threshold=1e-3).run(static, normalize_video(static[None])[0])
     assert res.processed.tolist() == [True] + [False] * (T - 1)
     assert frame_change(clip[0], clip[0]) == 0.0
+
+
+def test_train_recipe_runs(tmp_path):
+    from seesall.cli.main import main
+
+    assert main(["train", "action", "--model", "r3d", "--max-steps", "1", "--train-size", "2", "--val-size", "2",
+                 "--image-size", "32", "--batch-size", "2", "--out", str(tmp_path / "run"), "--no-progress",
+                 "--threads", "1"]) == 0
+    assert (tmp_path / "run" / "checkpoints" / "last" / "model.safetensors").is_file()

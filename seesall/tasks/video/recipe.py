@@ -1,0 +1,118 @@
+"""Action recognition's recipe for the engine (``seesall train action``) on world clips."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from seesall.engine.config import RunConfig
+from seesall.engine.recipe import TaskParts
+from seesall.structures import Scene
+from seesall.tasks.video.data import collate_clips
+from seesall.tasks.video.metrics import TopKAccuracy
+from seesall.tasks.video.models import MODELS as ACTION_MODELS
+from seesall.tasks.video.models import normalize_video
+from seesall.tasks.video.train import action_loss
+from seesall.world import ACTIONS, WorldConfig
+from seesall.world.dataset import WorldDataset
+
+NAME = "action"
+MODELS: dict[str, Any] = ACTION_MODELS
+DEFAULT_MODEL = "r3d"
+VAL_SEED_OFFSET = 10_000_000
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Options of the action task (YAML section ``task:``)."""
+
+    world_seed: int = field(default=0, metadata={"help": "first world clip seed of training"})
+    clip_length: int = field(default=8, metadata={"help": "frames per clip"})
+    kinematogram: bool = field(default=False, metadata={"help": "random-dot clips (motion only)"})
+    max_objects: int = field(default=3, metadata={"help": "most distractors per clip"})
+
+
+def _task_cfg(cfg: RunConfig | None) -> TaskConfig:
+    return cfg.task if cfg is not None and isinstance(cfg.task, TaskConfig) else TaskConfig()
+
+
+def build_model(name: str, cfg: RunConfig | None = None) -> nn.Module:
+    if name not in MODELS:
+        raise ValueError(f"unknown action model {name!r}; choose from {', '.join(MODELS)}")
+    return MODELS[name](num_classes=len(ACTIONS), clip_length=_task_cfg(cfg).clip_length)
+
+
+def _inputs(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor | None]:
+    return normalize_video(batch["video"]), batch.get("flow")
+
+
+def _loss(outputs: Tensor, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    losses = action_loss(outputs, batch["labels"])
+    losses["total"] = losses["loss_action"]
+    return losses
+
+
+def _postprocess(outputs: Tensor, batch: dict[str, Tensor]) -> Tensor:
+    return outputs.detach().cpu()
+
+
+class ActionEvaluator:
+    """The engine's evaluator around :class:`TopKAccuracy` (top-1 / top-5)."""
+
+    def __init__(self) -> None:
+        self.logits: list[Tensor] = []
+        self.labels: list[Tensor] = []
+
+    def reset(self) -> None:
+        self.logits, self.labels = [], []
+
+    def update(self, predictions: Tensor, batch: dict[str, Tensor]) -> None:
+        self.logits.append(predictions)
+        self.labels.append(batch["labels"].cpu())
+
+    def compute(self) -> dict[str, float]:
+        m = TopKAccuracy(class_names=ACTIONS)
+        if self.logits:
+            m.update(torch.cat(self.logits), torch.cat(self.labels))
+        return m.compute()
+
+    def state(self) -> tuple[list[Tensor], list[Tensor]]:
+        return self.logits, self.labels
+
+    def merge(self, states: list[tuple[list[Tensor], list[Tensor]]]) -> None:
+        self.reset()
+        for logits, labels in states:
+            self.logits += logits
+            self.labels += labels
+
+
+def _collate(scenes: list[Scene], *, with_flow: bool) -> dict[str, Tensor]:
+    return collate_clips(scenes, with_flow=with_flow)
+
+
+def build(cfg: RunConfig) -> TaskParts:
+    """A clip model, cross-entropy, world clips of ``data.image_size``, top-1 / top-5."""
+    t, d = _task_cfg(cfg), cfg.data
+    if d.source != "world":
+        raise ValueError(f"action training reads the world only for now, got data.source {d.source!r}")
+    world = WorldConfig(size=(d.image_size, d.image_size), clip_length=t.clip_length,
+                        num_objects=(0, max(t.max_objects, 0)), kinematogram=t.kinematogram)
+    model = build_model(cfg.model.name or DEFAULT_MODEL, cfg)
+    return TaskParts(
+        model=model,
+        loss=_loss,
+        inputs=_inputs,
+        postprocess=_postprocess,
+        make_evaluator=ActionEvaluator,
+        train_set=WorldDataset("clip", d.train_size, world, seed=t.world_seed),
+        val_set=(WorldDataset("clip", d.val_size, world, seed=t.world_seed + VAL_SEED_OFFSET)
+                 if d.val_size > 0 else None),
+        collate=functools.partial(_collate, with_flow=bool(getattr(model, "uses_flow", False))),
+        class_names=list(ACTIONS),
+        best_metric="top1",
+        best_mode="max",
+    )
