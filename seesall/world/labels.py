@@ -80,9 +80,8 @@ def frame_objects(things: list[Thing], frame: Frame, min_visible_area: int) -> O
 
 def _tight_box(visible: np.ndarray, x0: int, y0: int) -> tuple[int, int, int, int]:
     """XYXY box (x2 = max col + 1) of the True pixels of a region at (x0, y0)."""
-    cols = np.flatnonzero(visible.any(0))
-    rows = np.flatnonzero(visible.any(1))
-    return x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1
+    x, y, w, h = cv2.boundingRect(visible.view(np.uint8))  # w = max col - min col + 1
+    return x0 + x, y0 + y, x0 + x + w, y0 + y + h
 
 
 def _keypoints(kp: np.ndarray, ids: np.ndarray, own: int) -> tuple[np.ndarray, np.ndarray]:
