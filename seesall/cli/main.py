@@ -6,7 +6,7 @@ import argparse
 import sys
 from types import ModuleType
 
-from seesall.cli import demo, models, show, train, world
+from seesall.cli import demo, embed, index, models, predict, show, train, world
 from seesall.cli import eval as eval_cmd
 
 
@@ -19,8 +19,9 @@ def _commands() -> dict[str, ModuleType]:
         "eval": eval_cmd,
         "train": train,
         "models": models,
-        "embed": __import__("importlib").import_module("seesall.cli.embed"),
-        "index": __import__("importlib").import_module("seesall.cli.index"),
+        "predict": predict,
+        "embed": embed,
+        "index": index,
     }
 
 
