@@ -37,7 +37,9 @@ class AugmentConfig:
         rotation: maximal rotation in degrees (uniform in ±rotation).
         cutout_p: probability of erasing one random rectangle (2–25 % of the area).
         noise_std: std of additive Gaussian noise on [0, 1] pixels.
-        blur_p: probability of a Gaussian blur (kernel ~10 % of the side, sigma in [0.1, 2]).
+        blur_p: probability of a Gaussian blur (sigma uniform in [0.1, blur_sigma]).
+        blur_sigma: largest blur sigma in pixels.
+        blur_kernel: blur kernel side (odd); None = ~10 % of the side as in SimCLR, at least 3.
         sobel_p: probability of replacing the view by its Sobel gradient magnitude.
     """
 
@@ -51,6 +53,8 @@ class AugmentConfig:
     cutout_p: float = 0.0
     noise_std: float = 0.0
     blur_p: float = 0.5
+    blur_sigma: float = 2.0
+    blur_kernel: int | None = None
     sobel_p: float = 0.0
 
     def __post_init__(self) -> None:
@@ -59,10 +63,17 @@ class AugmentConfig:
         if self.crop_scale is not None and not 0 < self.crop_scale[0] <= self.crop_scale[1] <= 1:
             raise ValueError(f"AugmentConfig.crop_scale must be 0 < min <= max <= 1, "
                              f"got {self.crop_scale}")
+        if self.blur_kernel is not None and (self.blur_kernel < 3 or self.blur_kernel % 2 == 0):
+            raise ValueError(f"AugmentConfig.blur_kernel must be odd and >= 3, got {self.blur_kernel}")
         for name in ("jitter_p", "grayscale_p", "cutout_p", "blur_p", "sobel_p"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"AugmentConfig.{name} must be a probability, "
                                  f"got {getattr(self, name)}")
+
+
+def blur_kernel(cfg: AugmentConfig) -> int:
+    """The blur kernel side: ``cfg.blur_kernel`` or ~10 % of the view side (odd, >= 3)."""
+    return cfg.blur_kernel or max(3, (cfg.size // 10) | 1)
 
 
 def sobel(image: Tensor) -> Tensor:
@@ -107,8 +118,8 @@ def build_view_transform(cfg: AugmentConfig) -> Callable[[Tensor], Tensor]:
     if cfg.grayscale_p > 0:
         ops.append(v2.RandomGrayscale(p=cfg.grayscale_p))
     if cfg.blur_p > 0:
-        kernel = max(3, (cfg.size // 10) | 1)
-        ops.append(v2.RandomApply([v2.GaussianBlur(kernel, sigma=(0.1, 2.0))], p=cfg.blur_p))
+        ops.append(v2.RandomApply([v2.GaussianBlur(blur_kernel(cfg), sigma=(0.1, cfg.blur_sigma))],
+                                  p=cfg.blur_p))
     if cfg.sobel_p > 0:
         ops.append(RandomSobel(cfg.sobel_p))
     if cfg.noise_std > 0:

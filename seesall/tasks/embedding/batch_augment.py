@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seesall.tasks.embedding.augment import AugmentConfig
+from seesall.tasks.embedding.augment import AugmentConfig, blur_kernel
 
 _GREY = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale weights
 
@@ -131,9 +131,8 @@ class BatchAugment:
     def degrade(self, x: Tensor) -> Tensor:
         b, cfg = len(x), self.cfg
         if cfg.blur_p > 0:
-            kernel = max(3, (cfg.size // 10) | 1)
             x = torch.where(_per_sample(self._coin(b, cfg.blur_p)),
-                            gaussian_blur(x, self._u(b, 0.1, 2.0), kernel), x)
+                            gaussian_blur(x, self._u(b, 0.1, cfg.blur_sigma), blur_kernel(cfg)), x)
         if cfg.sobel_p > 0:
             x = torch.where(_per_sample(self._coin(b, cfg.sobel_p)), sobel_magnitude(x), x)
         if cfg.noise_std > 0:
