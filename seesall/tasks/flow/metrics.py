@@ -58,6 +58,19 @@ class FlowMetrics:
         for px in (1, 3, 5):
             self._sums[f"{px}px"] += float((epe[valid] < px).sum())
 
+    def state(self) -> tuple[dict[str, float], dict[str, int]]:
+        """Partial sums and counts (picklable), for merging across processes."""
+        return dict(self._sums), dict(self._counts)
+
+    def merge(self, states: list[tuple[dict[str, float], dict[str, int]]]) -> None:
+        """Replace the accumulated errors by the sum of ``states``."""
+        self.reset()
+        for sums, counts in states:
+            for k, v in sums.items():
+                self._sums[k] += v
+            for k, v in counts.items():
+                self._counts[k] += v
+
     def compute(self) -> dict[str, float]:
         def mean(key: str, count: str) -> float:
             n = self._counts[count]

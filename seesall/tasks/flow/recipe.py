@@ -69,15 +69,10 @@ class FlowEvaluator:
         return self.metric.compute()
 
     def state(self) -> tuple[dict, dict]:
-        return dict(self.metric._sums), dict(self.metric._counts)
+        return self.metric.state()
 
     def merge(self, states: list[tuple[dict, dict]]) -> None:
-        self.metric.reset()
-        for sums, counts in states:
-            for k, v in sums.items():
-                self.metric._sums[k] += v
-            for k, v in counts.items():
-                self.metric._counts[k] += v
+        self.metric.merge(states)
 
 
 def build(cfg: RunConfig) -> TaskParts:

@@ -223,3 +223,15 @@ def test_train_recipe_then_predict_pair_files(tmp_path):
     assert predict(args) == 0
     flow, valid = read_flo(out)
     assert flow.shape == (48, 56, 2) and valid.all()
+
+
+def test_metrics_merge_equals_one_pass():
+    torch.manual_seed(0)
+    pairs = [(torch.randn(2, 5, 6) * 4, torch.randn(2, 5, 6) * 4) for _ in range(4)]
+    one, a, b = FlowMetrics(), FlowMetrics(), FlowMetrics()
+    for i, (p, g) in enumerate(pairs):
+        one.update(p, g)
+        (a if i % 2 else b).update(p, g)
+    merged = FlowMetrics()
+    merged.merge([a.state(), b.state()])
+    assert merged.compute() == pytest.approx(one.compute(), nan_ok=True)
