@@ -100,7 +100,8 @@ class Scene:
                 )
             if self.flow_valid is None:
                 raise ValueError("flow needs flow_valid")
-            if not torch.isfinite(self.flow[:, self.flow_valid.bool()]).all():
+            finite = torch.isfinite(self.flow.as_subclass(Tensor)).all(0)  # (H, W)
+            if not (finite | ~self.flow_valid.as_subclass(Tensor)).all():
                 raise ValueError("flow has NaN or inf at valid pixels")
         if self.action is not None and (not isinstance(self.action, int) or self.action < 0):
             raise ValueError(f"action must be a non-negative int, got {self.action!r}")
