@@ -1,0 +1,278 @@
+"""Embedding benchmark: SimCLR vs raw pixels vs supervised; miners and losses for retrieval.
+
+One run, on two data sets (scikit-learn's real 8×8 handwritten digits, and crops
+of synthetic-world objects whose class is their identity), each split into
+train/test:
+
+1. linear probe (logistic regression on frozen features) and 5-NN accuracy of
+   raw pixels, a SimCLR encoder trained without labels, and a supervised
+   encoder of the same architecture (cross-entropy), plus SimCLR / supervised;
+2. triplet loss with random, hardest, semi-hard and distance-weighted mining,
+   and the contrastive loss: recall@1 (= precision@1) and mAP@R on the test set
+   (leave-one-out retrieval among test images).
+
+Budgets are in optimiser steps (flags); wall-clock is recorded too.
+
+    python benchmarks/embedding.py            # ~10-15 min on one CPU thread
+    python benchmarks/embedding.py --quick    # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from seesall.io.atomic import write_bytes, write_json, write_text
+from seesall.tasks.embedding.augment import AugmentConfig
+from seesall.tasks.embedding.batch_augment import BatchAugment
+from seesall.tasks.embedding.criterion import ContrastiveCriterion, TripletCriterion, miner_table
+from seesall.tasks.embedding.data import ImageSet, load_digits_images, world_crops
+from seesall.tasks.embedding.metrics import retrieval_metrics
+from seesall.tasks.embedding.models import ENCODERS, Classifier, embedding_net
+from seesall.tasks.embedding.probe import (
+    eval_mode,
+    extract,
+    knn_accuracy,
+    linear_probe,
+    raw_pixels,
+    to_input,
+)
+from seesall.tasks.embedding.simclr import SimCLRLoss, simclr_net
+from seesall.tasks.embedding.train import (
+    class_balanced_batches,
+    classification_loss,
+    metric_loss,
+    random_batches,
+    train_steps,
+)
+
+RESULTS = Path(__file__).parent / "results"
+MINERS = ("random", "hardest", "semihard", "distance_weighted")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One data set's encoder, input size and augmentations."""
+
+    name: str
+    encoder: str
+    size: int
+    simclr_aug: AugmentConfig
+    sup_aug: AugmentConfig
+
+
+def setups() -> dict[str, Setup]:
+    digits_geo = dict(size=8, flip=False, blur_p=0.0, grayscale_p=0.0)
+    crops_geo = dict(size=24)
+    return {
+        "digits": Setup("digits", "convnet_digits", 8,
+                        AugmentConfig(**digits_geo, crop_scale=(0.5, 1.0), rotation=15,
+                                      jitter=0.4, noise_std=0.05, cutout_p=0.3),
+                        AugmentConfig(**digits_geo, crop_scale=(0.7, 1.0), rotation=10,
+                                      jitter=0.0)),
+        "world_crops": Setup("world_crops", "convnet_crops", 24,
+                             AugmentConfig(**crops_geo, crop_scale=(0.3, 1.0), rotation=20,
+                                           jitter=0.5, grayscale_p=0.2, blur_p=0.3,
+                                           cutout_p=0.3, noise_std=0.03),
+                             AugmentConfig(**crops_geo, crop_scale=(0.6, 1.0), jitter=0.0,
+                                           grayscale_p=0.0, blur_p=0.0)),
+    }
+
+
+def _features(model: torch.nn.Module, data: ImageSet, size: int,
+              fn: str = "features") -> torch.Tensor:
+    with eval_mode(model):
+        return extract(getattr(model, fn) if fn else model, data.images, size=size)
+
+
+def _probe(name: str, ftr: torch.Tensor, fte: torch.Tensor, train: ImageSet,
+           test: ImageSet) -> dict[str, float]:
+    out = {"linear_probe": linear_probe(ftr, train.labels, fte, test.labels),
+           "knn5": knn_accuracy(ftr, train.labels, fte, test.labels, k=5)}
+    r = retrieval_metrics(fte, test.labels)
+    out.update(recall_at_1=r["precision_at_1"], map_at_r=r["map_at_r"])
+    print(f"  {name:<24} probe {out['linear_probe']:.4f}  5-NN {out['knn5']:.4f}  "
+          f"R@1 {out['recall_at_1']:.4f}  mAP@R {out['map_at_r']:.4f}")
+    return out
+
+
+def representation_runs(s: Setup, train: ImageSet, test: ImageSet, args: argparse.Namespace,
+                        ) -> tuple[dict[str, dict[str, float]], torch.Tensor]:
+    """Raw pixels, SimCLR (no labels) and supervised: probe / k-NN / retrieval."""
+    res = {"raw_pixels": _probe("raw pixels", raw_pixels(train.images), raw_pixels(test.images),
+                                train, test)}
+    torch.manual_seed(args.seed)
+    model = simclr_net(s.encoder, proj_dim=64)
+    loss = SimCLRLoss(augment=s.simclr_aug, temperature=args.temperature)
+    t = train_steps(model, lambda m, b: loss(m, b.images),
+                    random_batches(train, args.simclr_batch, args.seed),
+                    steps=args.simclr_steps, lr=args.lr, log_every=args.log_every)
+    simclr_test = _features(model, test, s.size)
+    res["simclr"] = {**_probe("simclr (no labels)", _features(model, train, s.size),
+                              simclr_test, train, test),
+                     "seconds": t["seconds"], "steps": args.simclr_steps,
+                     "final_loss": t["loss_nt_xent"]}
+    torch.manual_seed(args.seed)
+    clf = Classifier(encoder=ENCODERS[s.encoder](), num_classes=len(s_classes(train)))
+    t = train_steps(clf, classification_loss(BatchAugment(s.sup_aug)),
+                    random_batches(train, args.sup_batch, args.seed), steps=args.sup_steps,
+                    lr=args.lr)
+    with eval_mode(clf):
+        direct = float((clf(to_input(test.images, s.size)).argmax(1) == test.labels)
+                       .float().mean())
+    res["supervised"] = {**_probe("supervised (CE)", _features(clf, train, s.size),
+                                  _features(clf, test, s.size), train, test),
+                         "test_accuracy": direct, "seconds": t["seconds"],
+                         "steps": args.sup_steps}
+    res["simclr_over_supervised_probe"] = (res["simclr"]["linear_probe"]
+                                           / res["supervised"]["linear_probe"])
+    return res, simclr_test
+
+
+def s_classes(data: ImageSet) -> tuple[str, ...]:
+    return data.class_names
+
+
+def metric_runs(s: Setup, train: ImageSet, test: ImageSet, args: argparse.Namespace,
+                ) -> tuple[dict[str, dict[str, float]], dict[str, torch.Tensor]]:
+    """Triplet loss with each miner, and the contrastive loss: retrieval on the test set."""
+    res, embeddings = {}, {}
+    aug = BatchAugment(s.sup_aug)
+    table = miner_table(margin=args.margin, dim=args.dim)
+    criteria: dict[str, TripletCriterion | ContrastiveCriterion] = {
+        f"triplet_{m}": TripletCriterion(miner=table[m], margin=args.margin, squared=True)
+        for m in MINERS}
+    criteria["contrastive"] = ContrastiveCriterion(margin=1.0)
+    for name, crit in criteria.items():
+        torch.manual_seed(args.seed)
+        model = embedding_net(s.encoder, dim=args.dim)
+        batches = class_balanced_batches(train, classes_per_batch=8, per_class=8, seed=args.seed)
+        t = train_steps(model, metric_loss(crit, aug), batches, steps=args.metric_steps,
+                        lr=args.lr)
+        emb = _features(model, test, s.size, fn="")
+        r = retrieval_metrics(emb, test.labels)
+        res[name] = {"recall_at_1": r["precision_at_1"], "recall_at_5": r["recall_at_5"],
+                     "map_at_r": r["map_at_r"], "r_precision": r["r_precision"],
+                     "seconds": t["seconds"], "steps": args.metric_steps}
+        embeddings[name] = emb
+        print(f"  {name:<24} R@1 {r['precision_at_1']:.4f}  mAP@R {r['map_at_r']:.4f}  "
+              f"({t['seconds']:.0f} s)")
+    return res, embeddings
+
+
+def tsne_figure(panels: list[tuple[str, torch.Tensor, torch.Tensor, tuple[str, ...]]]) -> bytes:
+    """One PNG with a t-SNE scatter per panel, points coloured by class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5))
+    for ax, (title, x, y, names) in zip(axes, panels, strict=True):
+        xy = TSNE(n_components=2, init="pca", perplexity=30, random_state=0).fit_transform(
+            x.numpy())
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=y.numpy(), cmap="tab10", s=6, vmin=0, vmax=9)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        handles = [plt.Line2D([], [], marker="o", ls="", color=sc.cmap(sc.norm(i)), label=n)
+                   for i, n in enumerate(names) if (y == i).any()]
+        ax.legend(handles=handles, fontsize=6, loc="best", markerscale=0.8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def load(name: str, args: argparse.Namespace) -> tuple[ImageSet, ImageSet]:
+    data = load_digits_images() if name == "digits" else world_crops(
+        num_scenes=args.world_scenes, size=24, seed=args.seed)
+    return data.split(0.3, seed=args.seed)
+
+
+def markdown(results: dict) -> str:
+    lines = ["# Embedding benchmark", "",
+             f"Command: `{results['command']}`; one CPU thread; total {results['seconds']:.0f} s.",
+             "", "## Representations (test accuracy of a linear probe on frozen features)", "",
+             "| data | raw pixels | SimCLR (no labels) | supervised (probe) | supervised (own head)"
+             " | SimCLR / supervised | SimCLR 5-NN |", "|---|---|---|---|---|---|---|"]
+    for name, r in results["datasets"].items():
+        rep = r["representations"]
+        lines.append(f"| {name} ({r['train']}/{r['test']}) | {rep['raw_pixels']['linear_probe']:.4f}"
+                     f" | {rep['simclr']['linear_probe']:.4f} | "
+                     f"{rep['supervised']['linear_probe']:.4f} | "
+                     f"{rep['supervised']['test_accuracy']:.4f} | "
+                     f"{rep['simclr_over_supervised_probe']:.3f} | {rep['simclr']['knn5']:.4f} |")
+    lines += ["", "## Retrieval on the test set (leave-one-out): recall@1 / mAP@R", "",
+              "| loss / miner | " + " | ".join(results["datasets"]) + " |",
+              "|---|" + "---|" * len(results["datasets"])]
+    rows = list(next(iter(results["datasets"].values()))["metric"])
+    for row in rows:
+        cells = [f"{r['metric'][row]['recall_at_1']:.4f} / {r['metric'][row]['map_at_r']:.4f}"
+                 for r in results["datasets"].values()]
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    for label in ("raw_pixels", "simclr", "supervised"):
+        cells = [f"{r['representations'][label]['recall_at_1']:.4f} / "
+                 f"{r['representations'][label]['map_at_r']:.4f}"
+                 for r in results["datasets"].values()]
+        lines.append(f"| ({label} features) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", nargs="+", default=["digits", "world_crops"])
+    p.add_argument("--simclr-steps", type=int, default=200)
+    p.add_argument("--simclr-batch", type=int, default=256)
+    p.add_argument("--sup-steps", type=int, default=200)
+    p.add_argument("--sup-batch", type=int, default=128)
+    p.add_argument("--metric-steps", type=int, default=150)
+    p.add_argument("--world-scenes", type=int, default=700)
+    p.add_argument("--temperature", type=float, default=0.5)
+    p.add_argument("--margin", type=float, default=0.2)
+    p.add_argument("--dim", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--quick", action="store_true", help="10 steps everywhere (smoke run)")
+    p.add_argument("--out", default="embedding")
+    args = p.parse_args()
+    if args.quick:
+        args.simclr_steps = args.sup_steps = args.metric_steps = 10
+        args.world_scenes = min(args.world_scenes, 100)
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    results: dict = {"command": "python benchmarks/embedding.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+        if k not in ("quick", "out", "datasets", "log_every")), "datasets": {}}
+    panels = []
+    for name in args.datasets:
+        s = setups()[name]
+        train, test = load(name, args)
+        print(f"{name}: {len(train)} train / {len(test)} test, {len(train.class_names)} classes")
+        rep, simclr_test = representation_runs(s, train, test, args)
+        met, emb = metric_runs(s, train, test, args)
+        results["datasets"][name] = {"train": len(train), "test": len(test),
+                                     "representations": rep, "metric": met}
+        best = max(met, key=lambda k: met[k]["map_at_r"])
+        panels += [(f"{name}: SimCLR features (no labels)", simclr_test, test.labels,
+                    test.class_names),
+                   (f"{name}: {best} embedding", emb[best], test.labels, test.class_names)]
+    results["seconds"] = time.perf_counter() - start
+    write_json(RESULTS / f"{args.out}.json", results, indent=2)
+    write_text(RESULTS / f"{args.out}.md", markdown(results))
+    write_bytes(RESULTS / f"{args.out}_tsne.png", tsne_figure(panels))
+    print(json.dumps({k: v for k, v in results.items() if k != "datasets"}))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
