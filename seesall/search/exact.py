@@ -54,8 +54,9 @@ class ExactIndex(VectorIndex):
         q = as_vectors(queries, self.dim, "queries")
         out_s = np.full((len(q), k), -np.inf, np.float32)
         out_i = np.full((len(q), k), -1, np.int64)
-        for s in range(0, len(q), self.chunk):
-            sims = q[s : s + self.chunk] @ self._vectors.T  # (chunk, N)
+        rows = max(1, min(self.chunk, (1 << 26) // max(len(self._ids), 1)))  # <= 256 MB of scores
+        for s in range(0, len(q), rows):
+            sims = q[s : s + rows] @ self._vectors.T  # (rows, N)
             vals, cols = topk_rows(sims, k)
             out_s[s : s + len(sims), : vals.shape[1]] = vals
             out_i[s : s + len(sims), : vals.shape[1]] = self._ids[cols]
