@@ -47,11 +47,15 @@ class RandomHyperplaneLSH(VectorIndex):
         self._codes = np.zeros((0, tables), np.int64)
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # (order, keys) [L, N]
 
-    def hash(self, x: np.ndarray) -> np.ndarray:
+    def hash(self, x: np.ndarray, chunk: int = 32768) -> np.ndarray:
         """Bucket keys of normalised vectors: Float32[N, D] -> Int64[N, tables]."""
-        signs = (x @ self._planes.T > 0).reshape(len(x), self.tables, self.bits)  # (N, L, k)
         weights = np.left_shift(np.int64(1), np.arange(self.bits, dtype=np.int64))
-        return (signs.astype(np.int64) * weights).sum(axis=2)
+        out = np.empty((len(x), self.tables), np.int64)
+        for s in range(0, len(x), chunk):
+            part = x[s : s + chunk]
+            signs = (part @ self._planes.T > 0).reshape(len(part), self.tables, self.bits)
+            out[s : s + chunk] = signs @ weights  # (n, L, k) @ (k,) -> (n, L)
+        return out
 
     def ids(self) -> np.ndarray:
         return self._ids.copy()
