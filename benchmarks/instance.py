@@ -15,7 +15,7 @@ algorithm through seesall's evaluator) and inference ms per image (batch 1, medi
 
 Panoptic: a small U-Net trained for ``--unet-steps`` steps gives the stuff, merged
 with our Mask R-CNN's instances; PQ/SQ/RQ against the scenes' panoptic truth.
-Writes benchmarks/results/instance.{json,md} and pictures instance_*.png.
+Writes benchmarks/results/NAME.{json,md} and pictures NAME_{masks,keypoints,panoptic}.png.
 """
 
 from __future__ import annotations
@@ -191,27 +191,30 @@ def panoptic(net: torch.nn.Module, scenes: list[Scene], preds: list[Objects]
     return {k: float(out[k]) for k in ("PQ", "SQ", "RQ", "PQ_th", "PQ_st")}, maps
 
 
-def pictures(scenes: list[Scene], preds: dict[str, list[Objects]], pan_maps: list, n: int = 4
-             ) -> None:
+def pictures(scenes: list[Scene], preds: dict[str, list[Objects]], pan_maps: list, name: str,
+             n: int = 4, top: int = 5) -> None:
+    """Instance masks (each model's ``top`` predictions), persons' keypoints (scenes with
+    persons), panoptic maps; written as results/NAME_{masks,keypoints,panoptic}.png."""
     tiles = []
     for i in range(n):
         s = scenes[i]
         img = s.image.as_subclass(Tensor)
         tiles.append(titled(draw_objects(img, s.objects, THING_CLASSES), "truth"))
-        for name, p in preds.items():
-            tiles.append(titled(draw_objects(img, p[i], THING_CLASSES, score_threshold=0.3),
-                                name))
-    save_png(_up(grid(tiles, ncols=1 + len(preds))), RESULTS / "instance_masks.png")
+        for model, p in preds.items():
+            tiles.append(titled(draw_objects(img, _top(p[i], top), THING_CLASSES), model))
+    save_png(_up(grid(tiles, ncols=1 + len(preds))), RESULTS / f"{name}_masks.png")
     kp_tiles = []
-    for i in range(n):
+    with_people = [i for i, s in enumerate(scenes) if (s.objects.labels == PERSON).any()]
+    for i in with_people[:n]:
         s, p = scenes[i], preds["mask_rcnn"][i]
         img = s.image.as_subclass(Tensor)
-        people = p[(p.labels == PERSON) & (p.scores >= 0.3)]
+        people = _top(p[p.labels == PERSON], 2)
         kp_tiles.append(titled(draw_objects(img, s.objects[s.objects.labels == PERSON],
                                             THING_CLASSES, skeleton=PERSON_SKELETON), "truth"))
         kp_tiles.append(titled(draw_objects(img, people.replace(masks=None), THING_CLASSES,
-                                            skeleton=PERSON_SKELETON), "predicted"))
-    save_png(_up(grid(kp_tiles, ncols=2)), RESULTS / "instance_keypoints.png")
+                                            skeleton=PERSON_SKELETON), "top-2 persons"))
+    if kp_tiles:
+        save_png(_up(grid(kp_tiles, ncols=2)), RESULTS / f"{name}_keypoints.png")
     pan_tiles = []
     for i in range(n):
         s = scenes[i]
@@ -221,7 +224,12 @@ def pictures(scenes: list[Scene], preds: dict[str, list[Objects]], pan_maps: lis
                       titled(colorize_semantic(gt_sem, len(SEMANTIC_CLASSES)), "truth classes"),
                       titled(colorize_semantic(cat, len(SEMANTIC_CLASSES)), "panoptic classes"),
                       titled(_segment_colors(pan), "panoptic segments")]
-    save_png(_up(grid(pan_tiles, ncols=4)), RESULTS / "instance_panoptic.png")
+    save_png(_up(grid(pan_tiles, ncols=4)), RESULTS / f"{name}_panoptic.png")
+
+
+def _top(objs: Objects, k: int) -> Objects:
+    """The ``k`` highest-scoring predictions (pictures show them whatever their score)."""
+    return objs[objs.scores.argsort(descending=True)[:k]]
 
 
 def _segment_colors(pan: Tensor) -> Tensor:
@@ -263,6 +271,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--only", default="mask_rcnn,solo,tv_maskrcnn_r50_fpn")
+    p.add_argument("--name", default="instance", help="output name: results/NAME.*")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cfg = WorldConfig(size=(args.size, args.size))
@@ -272,9 +281,9 @@ def main() -> None:
     only = args.only.split(",")
 
     def save() -> None:
-        write_json(RESULTS / "instance.json", {"config": vars(args), "results": rows,
+        write_json(RESULTS / f"{args.name}.json", {"config": vars(args), "results": rows,
                                                "panoptic": pq}, indent=2)
-        write_text(RESULTS / "instance.md", markdown(rows, pq, args))
+        write_text(RESULTS / f"{args.name}.md", markdown(rows, pq, args))
 
     for name in only:
         torch.manual_seed(0)
@@ -300,7 +309,7 @@ def main() -> None:
         net = train_stuff_unet(train, args.unet_steps, 8)
         pq, maps = panoptic(net, val, preds["mask_rcnn"])
         save()
-        pictures(val, preds, maps)
+        pictures(val, preds, maps, args.name)
 
 
 if __name__ == "__main__":

