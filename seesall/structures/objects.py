@@ -111,25 +111,24 @@ class Objects:
                                                                for v in values]))
         return Objects(**kwargs)
 
+    def _validate_boxes(self, n: int) -> None:
+        boxes = self.boxes
+        if not isinstance(boxes, tv_tensors.BoundingBoxes):
+            raise TypeError(f"boxes must be tv_tensors.BoundingBoxes, got {type(boxes)}")
+        if boxes.format != tv_tensors.BoundingBoxFormat.XYXY:
+            raise ValueError(f"boxes must be in XYXY format, got {boxes.format}")
+        if boxes.shape != (n, 4):
+            raise ValueError(f"boxes must have shape [{n}, 4], got {list(boxes.shape)}")
+        if not boxes.is_floating_point():
+            raise ValueError(f"boxes must be floating point, got {boxes.dtype}")
+        if n:
+            _check_box_values(boxes.as_subclass(Tensor), self.canvas_size)
+
     def validate(self) -> None:
         """Raise ValueError naming the field when the objects are inconsistent."""
         n = _check_vector(self.labels, "labels", torch.int64)
-        if not isinstance(self.boxes, tv_tensors.BoundingBoxes):
-            raise TypeError(f"boxes must be tv_tensors.BoundingBoxes, got {type(self.boxes)}")
-        if self.boxes.format != tv_tensors.BoundingBoxFormat.XYXY:
-            raise ValueError(f"boxes must be in XYXY format, got {self.boxes.format}")
-        if self.boxes.shape != (n, 4):
-            raise ValueError(f"boxes must have shape [{n}, 4], got {list(self.boxes.shape)}")
-        if not self.boxes.is_floating_point():
-            raise ValueError(f"boxes must be floating point, got {self.boxes.dtype}")
-        if n and not torch.isfinite(self.boxes).all():
-            raise ValueError("boxes contain NaN or inf")
-        if n and ((self.boxes[:, 2] < self.boxes[:, 0]) | (self.boxes[:, 3] < self.boxes[:, 1])).any():
-            raise ValueError("boxes must satisfy x1 <= x2 and y1 <= y2")
+        self._validate_boxes(n)
         h, w = self.canvas_size
-        if n and ((self.boxes[:, :2] < -1e-3).any() or (self.boxes[:, 2] > w + 1e-3).any()
-                  or (self.boxes[:, 3] > h + 1e-3).any()):
-            raise ValueError(f"boxes must lie inside the image of size (H={h}, W={w})")
         if self.masks is not None:
             if not isinstance(self.masks, tv_tensors.Mask):
                 raise TypeError(f"masks must be tv_tensors.Mask, got {type(self.masks)}")
@@ -150,12 +149,25 @@ class Objects:
                 raise ValueError("visibility flags must be 0, 1 or 2")
         if self.ids is not None:
             _check_vector(self.ids, "ids", torch.int64, n)
-            if self.ids.unique().numel() != n:
+            ordered = self.ids.sort().values
+            if (ordered[1:] == ordered[:-1]).any():
                 raise ValueError("ids must be unique within one image")
         if self.depth is not None:
             _check_vector(self.depth, "depth", None, n)
         if self.scores is not None:
             _check_vector(self.scores, "scores", None, n)
+
+
+def _check_box_values(boxes: Tensor, canvas_size: tuple[int, int]) -> None:
+    """Tensor[N, 4] XYXY: finite, ordered corners, inside the (H, W) canvas (1e-3 px slack)."""
+    if not torch.isfinite(boxes).all():
+        raise ValueError("boxes contain NaN or inf")
+    x1, y1, x2, y2 = boxes.unbind(1)
+    if ((x2 < x1) | (y2 < y1)).any():
+        raise ValueError("boxes must satisfy x1 <= x2 and y1 <= y2")
+    h, w = canvas_size
+    if ((x1 < -1e-3) | (y1 < -1e-3) | (x2 > w + 1e-3) | (y2 > h + 1e-3)).any():
+        raise ValueError(f"boxes must lie inside the image of size (H={h}, W={w})")
 
 
 def _check_vector(t: Tensor, name: str, dtype: torch.dtype | None, n: int | None = None) -> int:
