@@ -32,6 +32,7 @@ def _recipes() -> dict[str, ModuleType]:
         "detection": import_module("seesall.tasks.detection.recipe"),
         "flow": import_module("seesall.tasks.flow.recipe"),
         "action": import_module("seesall.tasks.video.recipe"),
+        "embedding": import_module("seesall.tasks.embedding.recipe"),
     }
 
 
