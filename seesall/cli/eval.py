@@ -5,22 +5,29 @@ from __future__ import annotations
 import argparse
 from types import ModuleType
 
+from seesall.tasks.classification import cli as classification_cli
+from seesall.tasks.detection import cli as detection_cli
+from seesall.tasks.embedding import cli as embedding_cli
+from seesall.tasks.flow import cli as flow_cli
+from seesall.tasks.instance import cli as instance_cli
+from seesall.tasks.keypoints import cli as keypoints_cli
+from seesall.tasks.panoptic import cli as panoptic_cli
+from seesall.tasks.semantic import cli as semantic_cli
+
 HELP = "Evaluate predictions (or a checkpoint) against ground truth for one task."
 
 
 def _tasks() -> dict[str, ModuleType]:
     """Task name -> its ``seesall.tasks.<task>.cli`` module (with add_eval_args, evaluate)."""
-    from importlib import import_module
-
     return {
-        "detection": import_module("seesall.tasks.detection.cli"),
-        "semantic": import_module("seesall.tasks.semantic.cli"),
-        "instance": import_module("seesall.tasks.instance.cli"),
-        "keypoints": import_module("seesall.tasks.keypoints.cli"),
-        "panoptic": import_module("seesall.tasks.panoptic.cli"),
-        "flow": import_module("seesall.tasks.flow.cli"),
-        "classification": import_module("seesall.tasks.classification.cli"),
-        "embedding": import_module("seesall.tasks.embedding.cli"),
+        "detection": detection_cli,
+        "semantic": semantic_cli,
+        "instance": instance_cli,
+        "keypoints": keypoints_cli,
+        "panoptic": panoptic_cli,
+        "flow": flow_cli,
+        "classification": classification_cli,
+        "embedding": embedding_cli,
     }
 
 

@@ -12,12 +12,19 @@ import argparse
 import dataclasses
 import sys
 import typing
-from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from seesall.engine.config import build_run_config, read_yaml
+from seesall.tasks.classification import recipe as classification
+from seesall.tasks.detection import recipe as detection
+from seesall.tasks.embedding import recipe as embedding
+from seesall.tasks.flow import recipe as flow
+from seesall.tasks.instance import recipe as instance
+from seesall.tasks.keypoints import recipe as keypoints
+from seesall.tasks.semantic import recipe as semantic
+from seesall.tasks.video import recipe as action
 
 HELP = "Train a task's model (the synthetic world or your data) into a run directory."
 
@@ -25,14 +32,14 @@ HELP = "Train a task's model (the synthetic world or your data) into a run direc
 def _recipes() -> dict[str, ModuleType]:
     """Task name -> its recipe module ``seesall.tasks.<task>.recipe`` (see seesall.engine)."""
     return {
-        "classification": import_module("seesall.tasks.classification.recipe"),
-        "semantic": import_module("seesall.tasks.semantic.recipe"),
-        "instance": import_module("seesall.tasks.instance.recipe"),
-        "keypoints": import_module("seesall.tasks.keypoints.recipe"),
-        "detection": import_module("seesall.tasks.detection.recipe"),
-        "flow": import_module("seesall.tasks.flow.recipe"),
-        "action": import_module("seesall.tasks.video.recipe"),
-        "embedding": import_module("seesall.tasks.embedding.recipe"),
+        "classification": classification,
+        "semantic": semantic,
+        "instance": instance,
+        "keypoints": keypoints,
+        "detection": detection,
+        "flow": flow,
+        "action": action,
+        "embedding": embedding,
     }
 
 

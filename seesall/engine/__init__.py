@@ -11,7 +11,7 @@ run from a config and a recipe).
 How a task plugs in: the recipe protocol
 ----------------------------------------
 A task provides a module ``seesall/tasks/<task>/recipe.py`` and adds ONE line
-``"<task>": import_module("seesall.tasks.<task>.recipe")`` to ``_recipes()`` in
+``"<task>": <task>`` (the imported recipe module) to ``_recipes()`` in
 ``seesall/cli/train.py``. The module defines (see :class:`~seesall.engine.recipe.Recipe`):
 
 ``NAME: str``
