@@ -6,11 +6,10 @@ import argparse
 import math
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 from seesall.io.atomic import write_json
+from seesall.io.labels import read_label_png
 from seesall.structures import IGNORE_INDEX
 from seesall.tasks.semantic.metrics import SemanticMetric
 
@@ -24,18 +23,6 @@ def add_eval_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--boundary-ratio", type=float, default=0.02,
                         help="boundary width as a fraction of the image diagonal")
     parser.add_argument("--out", type=Path, default=None, help="write metrics JSON here")
-
-
-def read_label_png(path: Path) -> np.ndarray:
-    """A single-channel (L, P or I;16) label PNG -> int64[H, W]."""
-    try:
-        with Image.open(path) as im:
-            if im.mode not in ("L", "P", "I", "I;16"):
-                raise ValueError(f"{path}: label PNG must be single-channel (L, P, I;16), "
-                                 f"got mode {im.mode}")
-            return np.asarray(im).astype(np.int64)
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read label PNG ({e})") from None
 
 
 def evaluate_folders(gt_dir: Path, pred_dir: Path, num_classes: int, *,
