@@ -168,6 +168,20 @@ def picture(det_scenes_preds: tuple[Any, list, list[Objects]], name: str, path: 
     save_png(grid(panels, ncols=4), path)
 
 
+def latency_table(args: argparse.Namespace) -> None:
+    """Median ms/image of untrained models, measured in interleaved rounds (fair under a
+    shared CPU whose load changes); writes ``OUT_latency.json``."""
+    torch.set_num_threads(args.threads)
+    models = {name: RUNS[name][0](args.latency_size) for name in args.only}
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(5):
+        for name, det in models.items():
+            times[name].append(latency_ms(det, args.latency_size, args.latency_runs))
+    out = {name: statistics.median(t) for name, t in times.items()}
+    print(json.dumps(out), flush=True)
+    write_json(args.out + "_latency.json", {"args": vars(args), "median_ms": out}, indent=2)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=600)
@@ -184,6 +198,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", nargs="*", default=list(RUNS), choices=list(RUNS))
     p.add_argument("--out", default=str(RESULTS / "detection"))
+    p.add_argument("--latency-only", action="store_true",
+                   help="only time the untrained models of --only, interleaved, 5 rounds")
     p.add_argument("--merge", nargs="*", default=None, metavar="JSON",
                    help="only merge the rows of earlier partial runs into --out")
     args = p.parse_args()
@@ -192,6 +208,9 @@ def main() -> None:
         first = argparse.Namespace(**json.loads(Path(args.merge[0]).read_text())["args"])
         write_json(args.out + ".json", {"args": vars(first), "rows": rows}, indent=2)
         write_text(args.out + ".md", markdown(rows, first))
+        return
+    if args.latency_only:
+        latency_table(args)
         return
     torch.set_num_threads(args.train_threads)
     world = WorldConfig(size=(args.image_size, args.image_size))
