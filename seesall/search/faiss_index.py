@@ -119,6 +119,9 @@ class FaissIndex(VectorIndex):
         """Drop tombstoned vectors by building a fresh index from the stored ones."""
         all_ids = self._all_ids()
         vectors = self.inner.reconstruct_n(0, self._index.ntotal)  # (N, D) in id_map order
+        # faiss.contrib.torch_utils (imported by pytorch-metric-learning, for one) patches
+        # reconstruct_n to return a torch tensor; the index's other calls here take numpy.
+        vectors = np.ascontiguousarray(np.asarray(vectors), dtype=np.float32)
         keep = ~np.isin(all_ids, list(self._removed))
         self._index = _wrap(self.method, _new_faiss(self.method, self.dim, self.params))
         self._apply_search_params()

@@ -112,7 +112,10 @@ def test_add_remove(name: str) -> None:
         index.add(x[:1], ids=[5])
 
 
-def test_hnsw_tombstones_then_rebuild() -> None:
+@pytest.mark.parametrize("torch_patched_faiss", [False, True])
+def test_hnsw_tombstones_then_rebuild(torch_patched_faiss: bool) -> None:
+    if torch_patched_faiss:  # pytorch-metric-learning imports this, which patches faiss globally
+        import faiss.contrib.torch_utils  # noqa: F401
     x = _data(200)
     index = build_index("hnsw", dim=16, ef_construction=100, ef_search=200)
     index.add(x)
