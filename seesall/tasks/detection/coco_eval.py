@@ -59,13 +59,17 @@ def _engine_classes(engine: Engine) -> tuple[type, type]:
 
 
 def run_cocoeval(gt: dict, results: list[dict], *, iou_type: IouType = "bbox",
-                 engine: Engine = "auto") -> Any:
+                 engine: Engine = "auto", kpt_oks_sigmas: Sequence[float] | None = None) -> Any:
     """Run COCOeval evaluate/accumulate/summarize quietly; returns the COCOeval object.
 
     Args:
         gt: a COCO ground-truth dict (images, annotations, categories).
         results: COCO results (image_id, category_id, score and bbox/segmentation/keypoints).
+        kpt_oks_sigmas: per-keypoint OKS sigmas (``params.kpt_oks_sigmas``) for
+            ``iou_type="keypoints"``; None keeps COCO's 17.
     """
+    if kpt_oks_sigmas is not None and iou_type != "keypoints":
+        raise ValueError(f"kpt_oks_sigmas applies to iou_type 'keypoints', not {iou_type!r}")
     coco_cls, eval_cls = _engine_classes(engine)
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = coco_cls()
@@ -76,6 +80,8 @@ def run_cocoeval(gt: dict, results: list[dict], *, iou_type: IouType = "bbox",
             ev = eval_cls(coco_gt, coco_dt, iou_type, print_function=lambda *a, **k: None)
         else:
             ev = eval_cls(coco_gt, coco_dt, iou_type)
+        if kpt_oks_sigmas is not None:
+            ev.params.kpt_oks_sigmas = np.asarray(kpt_oks_sigmas, dtype=np.float64)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
@@ -112,9 +118,11 @@ def summarize(ev: Any, gt: dict, iou_type: IouType) -> dict[str, Any]:
 
 
 def evaluate_coco(gt: dict, results: list[dict], *, iou_type: IouType = "bbox",
-                  engine: Engine = "auto") -> dict[str, Any]:
+                  engine: Engine = "auto", kpt_oks_sigmas: Sequence[float] | None = None
+                  ) -> dict[str, Any]:
     """COCO metrics of ``results`` against ``gt`` (both already validated COCO data)."""
-    return summarize(run_cocoeval(gt, results, iou_type=iou_type, engine=engine), gt, iou_type)
+    ev = run_cocoeval(gt, results, iou_type=iou_type, engine=engine, kpt_oks_sigmas=kpt_oks_sigmas)
+    return summarize(ev, gt, iou_type)
 
 
 # ----------------------------------------------------------------------------------------
@@ -195,15 +203,20 @@ class CocoEvaluator:
         iou_type: "bbox", "segm" or "keypoints".
         engine: "auto" (faster-coco-eval if installed, else pycocotools), "faster"
             or "pycocotools".
+        kpt_oks_sigmas: per-keypoint OKS sigmas for ``iou_type="keypoints"`` (one per
+            keypoint, e.g. 13 for the synthetic person); None keeps COCO's 17.
     """
 
     def __init__(self, *, categories: Sequence[str], iou_type: IouType = "bbox",
-                 engine: Engine = "auto") -> None:
+                 engine: Engine = "auto", kpt_oks_sigmas: Sequence[float] | None = None) -> None:
         if iou_type not in ("bbox", "segm", "keypoints"):
             raise ValueError(f"iou_type must be bbox, segm or keypoints, got {iou_type!r}")
         self.categories = list(categories)
         self.iou_type: IouType = iou_type
         self.engine: Engine = engine
+        if kpt_oks_sigmas is not None and iou_type != "keypoints":
+            raise ValueError(f"kpt_oks_sigmas applies to iou_type 'keypoints', not {iou_type!r}")
+        self.kpt_oks_sigmas = None if kpt_oks_sigmas is None else tuple(kpt_oks_sigmas)
         self.reset()
 
     def reset(self) -> None:
@@ -242,4 +255,4 @@ class CocoEvaluator:
             nan = {k: math.nan for k in stat_keys(self.iou_type)}
             return {**nan, "per_class": {}}
         return evaluate_coco(self.coco_gt(), self._results, iou_type=self.iou_type,
-                             engine=self.engine)
+                             engine=self.engine, kpt_oks_sigmas=self.kpt_oks_sigmas)

@@ -5,16 +5,14 @@ OKS between a predicted and a ground-truth person (COCO):
     OKS = Σ_i exp(−d_i² / (2 s² k_i²)) δ(v_i > 0) / Σ_i δ(v_i > 0),   k_i = 2σ_i,
 
 with d_i the distance of keypoint i, s² the object's area and v_i the ground-truth
-visibility flag. The AP is pycocotools' ``COCOeval(iouType="keypoints")`` with
-``params.kpt_oks_sigmas`` set to the sigmas given here (COCO's 17 by default; the
-synthetic stick-figure person has 13 keypoints and its own sigmas).
+visibility flag. The AP is pycocotools' ``COCOeval(iouType="keypoints")`` algorithm
+(run by ``seesall.tasks.detection.coco_eval.run_cocoeval``) with ``params.kpt_oks_sigmas``
+set to the sigmas given here (COCO's 17 by default; the synthetic stick-figure person has
+13 keypoints and its own sigmas).
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,9 +23,11 @@ from torch import Tensor
 from seesall.structures import Objects, Scene
 from seesall.tasks.detection.coco_eval import (
     KPT_STAT_KEYS,
+    Engine,
     categories_from_names,
     objects_to_coco_annotations,
     objects_to_coco_results,
+    run_cocoeval,
 )
 
 COCO_SIGMAS: tuple[float, ...] = (0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072,
@@ -84,28 +84,10 @@ def oks(pred: Tensor, gt: Tensor, gt_visibility: Tensor, gt_areas: Tensor, gt_bo
     return (sim * weight).sum(2) / weight.sum(2)
 
 
-def evaluate_keypoints(gt: dict, results: list[dict], sigmas: Sequence[float]
-                       ) -> dict[str, float]:
-    """The 10 COCO keypoint stats (AP, AP50, ..., ARl) with pycocotools and ``sigmas``."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO()
-        coco_gt.dataset = copy.deepcopy(gt)
-        coco_gt.createIndex()
-        if results:
-            coco_dt = coco_gt.loadRes(copy.deepcopy(results))
-        else:
-            coco_dt = COCO()
-            coco_dt.dataset = {"images": list(gt["images"]), "annotations": [],
-                               "categories": copy.deepcopy(gt["categories"])}
-            coco_dt.createIndex()
-        ev = COCOeval(coco_gt, coco_dt, "keypoints")
-        ev.params.kpt_oks_sigmas = np.asarray(sigmas, dtype=np.float64)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
+def evaluate_keypoints(gt: dict, results: list[dict], sigmas: Sequence[float], *,
+                       engine: Engine = "auto") -> dict[str, float]:
+    """The 10 COCO keypoint stats (AP, AP50, ..., ARl) with per-keypoint OKS ``sigmas``."""
+    ev = run_cocoeval(gt, results, iou_type="keypoints", engine=engine, kpt_oks_sigmas=sigmas)
     return {k: float(v) for k, v in zip(KPT_STAT_KEYS, ev.stats, strict=True)}
 
 

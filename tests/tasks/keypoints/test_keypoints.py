@@ -180,3 +180,25 @@ def test_keypoint_evaluator_on_world_scenes_equals_pycocotools() -> None:
     keys = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
     np.testing.assert_allclose([got[k] for k in keys], ref, rtol=0, atol=1e-9)
     assert got["AP"] > 0.3
+
+
+@pytest.mark.parametrize("engine", ["faster", "pycocotools"])
+@pytest.mark.parametrize("seed", range(3))
+def test_run_cocoeval_with_13_sigmas_equals_pycocotools(seed: int, engine: str) -> None:
+    from seesall.tasks.keypoints.metrics import evaluate_keypoints
+
+    gt, results = _random_keypoint_data(seed + 10)
+    got = evaluate_keypoints(gt, results, SYNTHETIC_PERSON_SIGMAS, engine=engine)
+    ref = _pycocotools_kp(gt, results, SYNTHETIC_PERSON_SIGMAS).stats
+    keys = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
+    np.testing.assert_allclose([got[k] for k in keys], ref, rtol=0, atol=1e-9)
+
+
+def test_keypoint_sigmas_only_for_keypoint_evaluation() -> None:
+    from seesall.tasks.detection.coco_eval import CocoEvaluator, run_cocoeval
+
+    with pytest.raises(ValueError, match="kpt_oks_sigmas"):
+        run_cocoeval({"images": [], "annotations": [], "categories": []}, [], iou_type="bbox",
+                     kpt_oks_sigmas=SYNTHETIC_PERSON_SIGMAS)
+    with pytest.raises(ValueError, match="kpt_oks_sigmas"):
+        CocoEvaluator(categories=["person"], iou_type="segm", kpt_oks_sigmas=(0.1,))
