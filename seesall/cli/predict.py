@@ -9,22 +9,34 @@ from types import ModuleType
 from seesall.engine.checkpoint import resolve_checkpoint
 from seesall.tasks.detection import cli as detection_cli
 from seesall.tasks.flow import cli as flow_cli
+from seesall.tasks.instance import cli as instance_cli
+from seesall.tasks.keypoints import cli as keypoints_cli
+from seesall.tasks.semantic import cli as semantic_cli
 
-HELP = "Run a trained checkpoint on images (detection) or frame pairs (flow); writes predictions + pictures."
+HELP = ("Run a trained checkpoint on images (detection, semantic, instance, keypoints) or frame "
+        "pairs (flow); writes predictions + overlay pictures.")
+IMAGE_TASKS = ("detection", "semantic", "instance", "keypoints")
 
 
 def _tasks() -> dict[str, ModuleType]:
     """Checkpoint task -> its ``seesall.tasks.<task>.cli`` module (with ``predict(args)``)."""
-    return {"detection": detection_cli, "flow": flow_cli}
+    return {"detection": detection_cli, "flow": flow_cli, "semantic": semantic_cli,
+            "instance": instance_cli, "keypoints": keypoints_cli}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="a run directory (its checkpoints/last) or a checkpoint folder")
-    parser.add_argument("input", nargs="?", help="detection: an image file or a folder of images")
+    parser.add_argument("input", nargs="?",
+                        help=f"{', '.join(IMAGE_TASKS)}: an image file or a folder of images")
     parser.add_argument("--out", required=True,
-                        help="output folder (overlays + predictions.json), or a .flo/.png file for one flow pair")
+                        help="output folder (<stem>_pred.png overlays; predictions.json in COCO results format "
+                             "for detection/instance/keypoints; labels/<stem>.png for semantic), or a .flo/.png "
+                             "file for one flow pair")
     parser.add_argument("--score-threshold", type=float, default=0.3,
-                        help="detection: smallest score drawn on the overlays (every detection goes to the JSON)")
+                        help="detection, instance, keypoints: smallest score drawn on the overlays "
+                             "(every object goes to the JSON)")
+    parser.add_argument("--alpha", type=float, default=0.5,
+                        help="semantic: opacity of the class colours over the image (0..1)")
     parser.add_argument("--pair", nargs=2, metavar=("IMAGE1", "IMAGE2"), action="append", default=[],
                         help="flow: two frames (repeatable)")
     parser.add_argument("--pairs-dir", help="flow: a folder of frames; consecutive files in name order make pairs")
@@ -39,6 +51,6 @@ def run(args: argparse.Namespace) -> int:
     module = _tasks().get(task)
     if module is None:
         raise ValueError(f"{folder}: `seesall predict` supports {sorted(_tasks())} checkpoints, this one is {task!r}")
-    if task == "detection" and args.input is None:
-        raise ValueError("a detection checkpoint needs an INPUT image or folder")
+    if task in IMAGE_TASKS and args.input is None:
+        raise ValueError(f"a {task} checkpoint needs an INPUT image or folder")
     return int(module.predict(args) or 0)

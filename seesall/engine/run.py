@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from seesall.engine import checkpoint as ckpt
-from seesall.engine.config import RunConfig, save_run_config, to_dict
+from seesall.engine.config import RunConfig, build_run_config, save_run_config, to_dict
 from seesall.engine.data import EpochStream, eval_loader
 from seesall.engine.distributed import (
     DistInfo,
@@ -57,6 +57,39 @@ def prepare_model(parts: TaskParts, cfg: RunConfig) -> nn.Module:
     if cfg.model.freeze:
         freeze(model, cfg.model.freeze)
     return model
+
+
+def load_trained_model(
+    checkpoint: str | Path, recipe: Recipe, *, name: str = "last", **build_kw: Any
+) -> tuple[nn.Module, RunConfig, dict[str, Any]]:
+    """A recipe's model rebuilt as its run built it, with a checkpoint's weights, in eval mode.
+
+    The model name and the resolved config come from the checkpoint's ``meta.json``;
+    ``build_kw`` goes to ``recipe.build_model`` (e.g. ``num_classes``).
+
+    Returns:
+        (model, the run's RunConfig, the meta dict).
+    """
+    data = ckpt.load_checkpoint(checkpoint, name=name)
+    meta, where = data.meta, f"{checkpoint} meta.json"
+    if meta.get("task") != recipe.NAME:
+        raise ValueError(f"{checkpoint}: a {meta.get('task')!r} checkpoint, not {recipe.NAME}")
+    if meta.get("model") not in recipe.MODELS:
+        raise ValueError(f"{where}: model {meta.get('model')!r} is not a {recipe.NAME} model")
+    conf = dict(meta.get("config") or {})
+    cfg = build_run_config(
+        task_name=recipe.NAME,
+        out=str(conf.pop("out", "")),
+        file_data={k: v for k, v in conf.items() if k != "task_name"},
+        overrides={},
+        task_config_class=recipe.TaskConfig,
+        where=where,
+    )
+    model = recipe.build_model(meta["model"], cfg, **build_kw)
+    if cfg.model.freeze_bn:
+        freeze_batchnorm(model)
+    model.load_state_dict(data.model)
+    return model.eval(), cfg, meta
 
 
 def build_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,23 +99,18 @@ def add_predict_args(parser: argparse.ArgumentParser) -> None:
 def load_detector(checkpoint: str | Path) -> tuple[Any, list[str]]:
     """The trained ``DetectorModule`` of a detection checkpoint (eval mode) and its classes."""
     from seesall.engine.checkpoint import load_checkpoint
-    from seesall.tasks.detection.recipe import MODELS, TaskConfig, _options
+    from seesall.engine.run import load_trained_model
+    from seesall.tasks.detection import recipe
 
-    ckpt = load_checkpoint(checkpoint)
-    meta = ckpt.meta
-    if meta.get("task") != "detection":
-        raise ValueError(f"{checkpoint}: a {meta.get('task')!r} checkpoint, not detection")
-    name, names = meta.get("model"), list(meta.get("class_names") or [])
-    if name not in MODELS or not names:
-        raise ValueError(f"{checkpoint}: meta.json names unknown model {name!r} or no classes")
-    task = (meta.get("config") or {}).get("task") or {}
-    t = TaskConfig(**{k: v for k, v in task.items() if k in TaskConfig.__dataclass_fields__})
-    module = MODELS[name](num_classes=len(names), **_options(name, t))
-    module.load_state_dict(ckpt.model)
-    return module.eval(), names
+    names = list(load_checkpoint(checkpoint).meta.get("class_names") or [])
+    if not names:
+        raise ValueError(f"{checkpoint}: meta.json names no classes")
+    module, _, _ = load_trained_model(checkpoint, recipe, num_classes=len(names))
+    return module, names
 
 
-def _inputs(path: Path) -> list[Path]:
+def list_images(path: Path) -> list[Path]:
+    """The image files of a folder (name order), or ``[path]`` for one image file."""
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
@@ -125,14 +121,29 @@ def _inputs(path: Path) -> list[Path]:
     return [path]
 
 
+def image_scenes(path: str | Path) -> Iterator[tuple[Path, Any]]:
+    """(file, Scene without objects, image_id = 1, 2, ...) for every image of ``path``."""
+    from seesall.io.image import read_image_tensor
+    from seesall.structures.objects import Objects
+    from seesall.structures.scene import Scene
+
+    for image_id, file in enumerate(list_images(Path(path)), start=1):
+        image = read_image_tensor(file)
+        yield file, Scene(image=image, objects=Objects.empty(tuple(image.shape[-2:])),
+                          image_id=image_id, file_name=file.name)
+
+
+def image_record(scene: Any) -> dict[str, Any]:
+    """The COCO ``images`` entry of a Scene (written to images.json beside predictions)."""
+    h, w = scene.size
+    return {"id": int(scene.image_id), "file_name": scene.file_name, "height": int(h), "width": int(w)}
+
+
 def predict(args: argparse.Namespace) -> int:
     import torch
 
     from seesall.io.coco import predictions_to_coco_results
-    from seesall.io.image import read_image_tensor
     from seesall.structures import collate
-    from seesall.structures.objects import Objects
-    from seesall.structures.scene import Scene
     from seesall.viz.draw import draw_objects
     from seesall.viz.layout import save_png
 
@@ -140,17 +151,13 @@ def predict(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     results, images = [], []
-    for image_id, path in enumerate(_inputs(Path(args.input)), start=1):
-        image = read_image_tensor(path)
-        scene = Scene(image=image, objects=Objects.empty(tuple(image.shape[-2:])),
-                      image_id=image_id, file_name=path.name)
+    for path, scene in image_scenes(args.input):
         batch = collate([scene], size_divisible=32)
         with torch.no_grad():
             pred = module.detector.predict(batch.images, batch.image_sizes)[0]
-        results += predictions_to_coco_results([(image_id, pred)])
-        images.append({"id": image_id, "file_name": path.name,
-                       "height": int(image.shape[-2]), "width": int(image.shape[-1])})
-        overlay = draw_objects(image, pred, names, score_threshold=args.score_threshold)
+        results += predictions_to_coco_results([(scene.image_id, pred)])
+        images.append(image_record(scene))
+        overlay = draw_objects(scene.image, pred, names, score_threshold=args.score_threshold)
         save_png(overlay, out_dir / f"{path.stem}_pred.png")
         print(f"{path.name}: {int((pred.scores >= args.score_threshold).sum())} objects")
     write_json(out_dir / "predictions.json", results, indent=1)

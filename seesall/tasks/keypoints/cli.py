@@ -53,3 +53,13 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.out:
         write_json(args.out, {**metrics, "sigmas": list(sigmas)}, indent=2)
     return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    """``seesall predict`` on a keypoints checkpoint: skeleton overlays (every detected
+    object drawn) and COCO keypoint results of the person class."""
+    from seesall.tasks.instance.cli import predict_objects
+    from seesall.tasks.keypoints import recipe
+    from seesall.world import PERSON_SKELETON
+
+    return predict_objects(args, recipe, skeleton=PERSON_SKELETON, keep_classes=(recipe.PERSON,))
