@@ -17,6 +17,10 @@ from torchvision import tv_tensors
 # COCO keypoint visibility flags.
 KP_UNLABELLED, KP_OCCLUDED, KP_VISIBLE = 0, 1, 2
 
+SMALL = 1024
+"""CPU tensors of at most this many values are checked on Python numbers: each torch op
+costs microseconds of dispatch, more than reading a few values."""
+
 
 @dataclass
 class Objects:
@@ -145,12 +149,11 @@ class Objects:
                     f"visibility must be uint8 of shape {list(kp.shape[:2])}, "
                     f"got {self.visibility.dtype} {list(self.visibility.shape)}"
                 )
-            if n and self.visibility.max() > KP_VISIBLE:
+            if n and _max(self.visibility) > KP_VISIBLE:
                 raise ValueError("visibility flags must be 0, 1 or 2")
         if self.ids is not None:
             _check_vector(self.ids, "ids", torch.int64, n)
-            ordered = self.ids.sort().values
-            if (ordered[1:] == ordered[:-1]).any():
+            if not _unique(self.ids):
                 raise ValueError("ids must be unique within one image")
         if self.depth is not None:
             _check_vector(self.depth, "depth", None, n)
@@ -160,14 +163,35 @@ class Objects:
 
 def _check_box_values(boxes: Tensor, canvas_size: tuple[int, int]) -> None:
     """Tensor[N, 4] XYXY: finite, ordered corners, inside the (H, W) canvas (1e-3 px slack)."""
+    h, w = canvas_size
+    if _is_small(boxes) and all(-1e-3 <= x1 <= x2 <= w + 1e-3 and -1e-3 <= y1 <= y2 <= h + 1e-3
+                                for x1, y1, x2, y2 in boxes.tolist()):
+        return  # every check below passes (NaN and inf fail these comparisons)
     if not torch.isfinite(boxes).all():
         raise ValueError("boxes contain NaN or inf")
     x1, y1, x2, y2 = boxes.unbind(1)
     if ((x2 < x1) | (y2 < y1)).any():
         raise ValueError("boxes must satisfy x1 <= x2 and y1 <= y2")
-    h, w = canvas_size
     if ((x1 < -1e-3) | (y1 < -1e-3) | (x2 > w + 1e-3) | (y2 > h + 1e-3)).any():
         raise ValueError(f"boxes must lie inside the image of size (H={h}, W={w})")
+
+
+def _is_small(t: Tensor) -> bool:
+    return t.numel() <= SMALL and t.device.type == "cpu"
+
+
+def _max(t: Tensor) -> float:
+    """Largest value of a non-empty tensor."""
+    return max(t.flatten().tolist(), default=0) if _is_small(t) else t.max().item()
+
+
+def _unique(ids: Tensor) -> bool:
+    """Whether the values of a 1-D tensor are pairwise different."""
+    if _is_small(ids):
+        values = ids.tolist()
+        return len(set(values)) == len(values)
+    ordered = ids.sort().values
+    return not bool((ordered[1:] == ordered[:-1]).any())
 
 
 def _check_vector(t: Tensor, name: str, dtype: torch.dtype | None, n: int | None = None) -> int:
