@@ -44,6 +44,7 @@ def random_colour(rng: np.random.Generator) -> np.ndarray:
 
 @functools.cache
 def _fixed_pattern(kind: str, side: int) -> np.ndarray:
+    """uint8 [side, side] pattern of a fixed kind, 0..255 (read-only, cached)."""
     gy, gx = _grid(side)
     if kind == "stripes":
         p = 0.5 + 0.5 * np.sin(gx)
@@ -51,22 +52,49 @@ def _fixed_pattern(kind: str, side: int) -> np.ndarray:
         p = 0.5 + 0.5 * np.sin(gx) * np.sin(gy)
     else:
         p = gx / gx.max()
-    p = p[..., None]  # (side, side, 1)
+    p = (255 * p).round().astype(np.uint8)
     p.flags.writeable = False
     return p
 
 
+NOISE_FREQ = 2
+"""Noise waves have integer frequencies in [-NOISE_FREQ, NOISE_FREQ] per tile side."""
+
+
+@functools.cache
+def _waves(side: int) -> np.ndarray:
+    """float32 [side * side, 2F] sin and cos of every integer wave (fx, fy) of the tile,
+    F = (2 * NOISE_FREQ + 1) ** 2 (read-only, cached): a noise pattern is one product."""
+    gy, gx = _grid(side)
+    f = np.arange(-NOISE_FREQ, NOISE_FREQ + 1, dtype=np.float64)
+    theta = (f[:, None, None, None] * gx + f[None, :, None, None] * gy).reshape(-1, side * side)
+    table = np.concatenate([np.sin(theta), np.cos(theta)]).T.astype(np.float32)
+    table.flags.writeable = False
+    return np.ascontiguousarray(table)
+
+
 def pattern(rng: np.random.Generator, kind: str, side: int) -> np.ndarray:
-    """A [side, side, 1] float pattern in [0, 1] holding one period; a ramp for "gradient"."""
+    """A uint8 [side, side] pattern (0..255) holding one period; a ramp for "gradient"."""
     if kind in ("stripes", "checker", "gradient"):
         return _fixed_pattern(kind, side)
-    gy, gx = _grid(side)
     if kind == "noise":  # three random waves whose periods divide the tile
-        f = rng.integers(-2, 3, (3, 2, 1, 1)).astype(np.float64)
-        amp, phase = rng.uniform(0.3, 1.0, (3, 1, 1)), rng.uniform(0, 2 * math.pi, (3, 1, 1))
-        p = (amp * np.sin(f[:, 0] * gx + f[:, 1] * gy + phase)).sum(0)
-        return ((p - p.min()) / max(float(np.ptp(p)), 1e-6))[..., None]
+        n = 2 * NOISE_FREQ + 1
+        u = rng.random(12).tolist()
+        weights = np.zeros(2 * n * n, np.float32)
+        for k in range(3):  # sin(t + phase) = cos(phase) sin(t) + sin(phase) cos(t)
+            fx, fy = min(int(u[k] * n), n - 1), min(int(u[3 + k] * n), n - 1)
+            amp, phase = 0.3 + 0.7 * u[6 + k], 2 * math.pi * u[9 + k]
+            weights[fx * n + fy] += amp * math.cos(phase)
+            weights[n * n + fx * n + fy] += amp * math.sin(phase)
+        p = (_waves(side) @ weights).reshape(side, side)
+        return cv2.normalize(p, None, 0, 255, cv2.NORM_MINMAX, cv2.CV_8U)
     raise ValueError(f"unknown texture kind {kind!r}")
+
+
+def _matrix(angle: float, scale: float, tx: float, ty: float) -> np.ndarray:
+    """3x3 ``similarity(0, 0, angle, scale) @ translation(tx, ty)``."""
+    c, s = math.cos(angle) * scale, math.sin(angle) * scale
+    return np.array([[c, s, c * tx + s * ty], [-s, c, -s * tx + c * ty], [0.0, 0.0, 1.0]])
 
 
 def texture(rng: np.random.Generator, kind: str, pixels_per_unit: float, extent: float = 1.0,
@@ -84,20 +112,19 @@ def texture(rng: np.random.Generator, kind: str, pixels_per_unit: float, extent:
     Returns:
         (tile uint8 [s, s, 3], 3x3 matrix tile pixels -> target frame, OpenCV border mode).
     """
-    angle = rng.uniform(0, 2 * math.pi)
-    c0, c1 = random_colour(rng), random_colour(rng)
+    u = rng.random(10).tolist()  # one draw: angle, two colours, period, phase
+    angle = 2 * math.pi * u[0]
+    c0, c1 = [255.0 * v for v in u[1:4]], [255.0 * v for v in u[4:7]]
     if kind == "gradient":
         side = GRADIENT_TILE
-        m = similarity(0, 0, angle, 2.0 * extent / side) @ \
-            translation(-(side - 1) / 2, -(side - 1) / 2)
+        m = _matrix(angle, 2.0 * extent / side, -(side - 1) / 2, -(side - 1) / 2)
     else:
-        period = math.exp(rng.uniform(math.log(MIN_PERIOD), math.log(MAX_PERIOD)))
+        period = math.exp(math.log(MIN_PERIOD) + u[7] * math.log(MAX_PERIOD / MIN_PERIOD))
         side = max(MIN_TILE, round(period / coarse))
-        phase = rng.uniform(0, side, 2)
-        m = similarity(0, 0, angle, period / side / pixels_per_unit) @ \
-            translation(-phase[0], -phase[1])
-    p = pattern(rng, kind, side)
-    tile = np.ascontiguousarray((c0 + p * (c1 - c0)).round().astype(np.uint8))
+        m = _matrix(angle, period / side / pixels_per_unit, -u[8] * side, -u[9] * side)
+    # colour k = c0[k] + p / 255 * (c1[k] - c0[k]), rounded and saturated by OpenCV
+    blend = np.array([[(b - a) / 255.0, a] for a, b in zip(c0, c1, strict=True)])
+    tile = cv2.transform(pattern(rng, kind, side), blend)
     return tile, m, border_mode(kind)
 
 
