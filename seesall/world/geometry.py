@@ -110,31 +110,25 @@ def random_person_angles(rng: np.random.Generator) -> np.ndarray:
     bend; positive means away from the body's midline for the person's left side
     (the image's +x side, the person faces the viewer).
     """
-    upper = rng.uniform(0.15, 2.2, 2)
-    elbow = rng.uniform(-0.8, 0.8, 2)
-    thigh = rng.uniform(0.05, 0.45, 2)
-    knee = rng.uniform(-0.4, 0.1, 2)
-    return np.concatenate([upper, elbow, thigh, knee])
+    lo = np.array([0.15, 0.15, -0.8, -0.8, 0.05, 0.05, -0.4, -0.4])
+    hi = np.array([2.2, 2.2, 0.8, 0.8, 0.45, 0.45, 0.1, 0.1])
+    return lo + (hi - lo) * rng.random(8)
 
 
 def person_keypoints(angles: np.ndarray) -> np.ndarray:
     """Local keypoints Tensor[13, 2] in ``PERSON_KEYPOINTS`` order for a pose (8 angles)."""
-    kp = np.zeros((13, 2))
-    kp[0] = (0.0, -1.0 + HEAD_RADIUS)
-    kp[1] = _NECK
-    kp[2] = (_SHOULDER_DX, _SHOULDER_Y)
-    kp[3] = (-_SHOULDER_DX, _SHOULDER_Y)
-    kp[8] = _PELVIS
+    a = [float(v) for v in angles]
+    kp = [(0.0, -1.0 + HEAD_RADIUS), _NECK, (_SHOULDER_DX, _SHOULDER_Y),
+          (-_SHOULDER_DX, _SHOULDER_Y), None, None, None, None, _PELVIS, None, None, None, None]
     for side, sign in ((0, 1.0), (1, -1.0)):
-        a = angles[side]
-        kp[4 + side] = kp[2 + side] + _UPPER_ARM * np.array([sign * math.sin(a), math.cos(a)])
-        a2 = a + angles[2 + side]
-        kp[6 + side] = kp[4 + side] + _FOREARM * np.array([sign * math.sin(a2), math.cos(a2)])
-        t = angles[4 + side]
-        kp[9 + side] = kp[8] + _THIGH * np.array([sign * math.sin(t), math.cos(t)])
-        t2 = t + angles[6 + side]
-        kp[11 + side] = kp[9 + side] + _SHIN * np.array([sign * math.sin(t2), math.cos(t2)])
-    return kp
+        for root, mid, tip, first, bend, l1, l2 in (
+                (2 + side, 4 + side, 6 + side, a[side], a[2 + side], _UPPER_ARM, _FOREARM),
+                (8, 9 + side, 11 + side, a[4 + side], a[6 + side], _THIGH, _SHIN)):
+            x, y = kp[root]
+            x, y = x + l1 * sign * math.sin(first), y + l1 * math.cos(first)
+            kp[mid] = (x, y)
+            kp[tip] = (x + l2 * sign * math.sin(first + bend), y + l2 * math.cos(first + bend))
+    return np.array(kp)
 
 
 _LIMB_A = np.array([a for a, _ in PERSON_SKELETON[1:]])
@@ -189,8 +183,10 @@ def rasterise(label: int, contours: list[np.ndarray], size: tuple[int, int]
         return None
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     pts = np.round((allpts - (x0, y0)) * (1 << SUBPIXEL_BITS)).astype(np.int32)
-    fixed = np.split(pts, np.cumsum([len(c) for c in contours[:-1]])) if len(contours) > 1 \
-        else [pts]
+    ends = [0]
+    for c in contours:
+        ends.append(ends[-1] + len(c))
+    fixed = [pts[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)]
     if label == PERSON:
         for part in fixed:
             cv2.fillConvexPoly(mask, part, 1, cv2.LINE_8, SUBPIXEL_BITS)

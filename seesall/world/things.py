@@ -70,22 +70,25 @@ def sample_thing(rng: np.random.Generator, cfg: WorldConfig, backdrop: Backdrop,
     """One random thing (class drawn from ``cfg.classes`` unless ``label`` is given; size
     log-uniform in ``sizes``, default (``min_size``, ``max_object_size``))."""
     h, w = cfg.size
+    u = rng.random(8).tolist()  # one draw: class, size, centre, rotation, depth, texture
     if label is None:
-        label = cfg.class_labels[int(rng.integers(len(cfg.class_labels)))]
+        label = cfg.class_labels[min(int(u[0] * len(cfg.class_labels)),
+                                     len(cfg.class_labels) - 1)]
     lo, hi = sizes if sizes is not None else (cfg.min_size, cfg.max_object_size)
-    size = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+    size = math.exp(math.log(lo) + u[1] * math.log(hi / lo))
     if centre is None:
-        centre = (rng.uniform(0, w - 1), rng.uniform(0, h - 1))
-    if label == PERSON:
-        angle, angles = rng.normal(0.0, 0.2), random_person_angles(rng)
+        centre = (u[2] * (w - 1), u[3] * (h - 1))
+    if label == PERSON:  # a small tilt: normal(0, 0.2) by Box-Muller
+        angle = 0.2 * math.sqrt(-2.0 * math.log(1.0 - u[4])) * math.cos(2 * math.pi * u[5])
+        angles = random_person_angles(rng)
     else:
-        angle, angles = rng.uniform(0, 2 * math.pi), None
+        angle, angles = 2 * math.pi * u[4], None
     pose = similarity(centre[0], centre[1], angle, size / 2)
-    depth = rng.uniform(NEAR, FAR_THING)
+    depth = NEAR + u[6] * (FAR_THING - NEAR)
     if cfg.kinematogram:  # wear the background it covers in the first frame
         tex, to_local = backdrop.image, invert(pose) @ backdrop.to_image()
         border = cv2.BORDER_REFLECT
     else:
-        kind = cfg.textures[int(rng.integers(len(cfg.textures)))]
+        kind = cfg.textures[min(int(u[7] * len(cfg.textures)), len(cfg.textures) - 1)]
         tex, to_local, border = textures.texture(rng, kind, size / 2)
     return Thing(track_id, int(label), float(depth), pose, angles, tex, to_local, border)
