@@ -56,9 +56,17 @@ class Backdrop:
         """3x3 matrix canvas pixels -> first-frame image pixels."""
         return translation(-self.margin, -self.margin)
 
-    def crop(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(image, stuff, depth) of the first frame: plain slices of the canvas (copies)."""
+    def crop(self, h: int, w: int, copy: bool = True
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(image, stuff, depth) of the first frame: plain slices of the canvas.
+
+        Args:
+            copy: copies (default) or, without a margin, the canvas arrays themselves
+                (for a caller that paints the frame and never reads the canvas again).
+        """
         m = self.margin
+        if not copy and m == 0 and self.image.shape[:2] == (h, w):
+            return self.image, self.stuff, self.depth
         sl = (slice(m, m + h), slice(m, m + w))
         return self.image[sl].copy(), self.stuff[sl].copy(), self.depth[sl].copy()
 
@@ -131,4 +139,4 @@ def _texture_rect(rng: np.random.Generator, cfg: WorldConfig, image: np.ndarray,
     extent = max(x1 - x0, y1 - y0) / 2
     tile, m, border = textures.texture(rng, kind, 0.5, extent, coarse=COARSE)
     m = translation((x1 - x0) / 2, (y1 - y0) / 2) @ m
-    image[y0:y1, x0:x1] = textures.paint_coarse(tile, m, (y1 - y0, x1 - x0), border, COARSE)
+    textures.paint_coarse(tile, m, (y1 - y0, x1 - x0), border, COARSE, dst=image[y0:y1, x0:x1])

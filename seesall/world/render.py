@@ -45,7 +45,8 @@ class Frame:
 
 def paint_frame(backdrop: Backdrop, things: list[Thing], size: tuple[int, int],
                 poses: list[np.ndarray] | None = None, angles: list[np.ndarray | None] | None = None,
-                background_motion: np.ndarray | None = None, labels: bool = True) -> Frame:
+                background_motion: np.ndarray | None = None, labels: bool = True,
+                consume: bool = False) -> Frame:
     """Paint the background and the things (already sorted far to near).
 
     Args:
@@ -54,11 +55,13 @@ def paint_frame(backdrop: Backdrop, things: list[Thing], size: tuple[int, int],
         background_motion: 3x3 first-frame image -> this frame image motion of the
             background, or None for the first frame (a crop of the canvas).
         labels: also paint the depth and semantic maps.
+        consume: paint the first frame straight onto a margin-free canvas (which is then
+            spent: only for a backdrop that nothing reads afterwards, no kinematogram).
     """
     h, w = size
     poses = [t.pose for t in things] if poses is None else poses
     angles = [t.angles for t in things] if angles is None else angles
-    image, semantic, depth = _background(backdrop, size, background_motion, labels)
+    image, semantic, depth = _background(backdrop, size, background_motion, labels, consume)
     ids = np.zeros((h, w), np.uint8)
     regions: list[Region | None] = []
     keypoints: list[np.ndarray | None] = []
@@ -108,10 +111,11 @@ def _texture(thing: Thing, pose: np.ndarray, x0: int, y0: int, shape: tuple[int,
 
 
 def _background(backdrop: Backdrop, size: tuple[int, int], motion: np.ndarray | None,
-                labels: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+                labels: bool, consume: bool = False
+                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     h, w = size
     if motion is None:
-        image, stuff, depth = backdrop.crop(h, w)
+        image, stuff, depth = backdrop.crop(h, w, copy=not consume)
         return image, (stuff if labels else None), (depth if labels else None)
     m = (motion @ backdrop.to_image())[:2]
     image = cv2.warpAffine(backdrop.image, m, (w, h), flags=cv2.INTER_LINEAR,

@@ -58,5 +58,6 @@ def render_scene(cfg: WorldConfig, seed: int) -> Scene:
         See ``seesall.world.labels`` for the exact conventions.
     """
     backdrop, things = layout(cfg, seed)
-    frame = paint_frame(backdrop, things, cfg.size)
+    # Kinematogram things wear the canvas as their texture: it must stay unpainted.
+    frame = paint_frame(backdrop, things, cfg.size, consume=not cfg.kinematogram)
     return scene_from_frame(cfg, things, frame, seed)

@@ -166,15 +166,19 @@ def _cover(texture: np.ndarray, to_target: np.ndarray, h: int, w: int, border: i
 
 
 def paint_coarse(texture: np.ndarray, to_target: np.ndarray, size: tuple[int, int],
-                 border: int, factor: int = 2) -> np.ndarray:
-    """``paint`` at 1/``factor`` resolution, then a bilinear resize (for large smooth regions)."""
+                 border: int, factor: int = 2, dst: np.ndarray | None = None) -> np.ndarray:
+    """``paint`` at 1/``factor`` resolution, then a bilinear resize (for large smooth regions).
+
+    Args:
+        dst: where to write the (h, w, 3) result (e.g. a view of a larger image), or None.
+    """
     h, w = size
     sh, sw = -(-h // factor), -(-w // factor)
-    # Canvas pixel x sits at coarse pixel (x + 0.5) / factor - 0.5 (OpenCV's resize grid).
-    to_coarse = translation(0.5 / factor - 0.5, 0.5 / factor - 0.5) @ \
-        np.diag([1.0 / factor, 1.0 / factor, 1.0])
+    # Canvas pixel x sits at coarse pixel (x + 0.5) * sw / w - 0.5 (OpenCV's resize grid).
+    fx, fy = sw / w, sh / h
+    to_coarse = np.array([[fx, 0.0, 0.5 * fx - 0.5], [0.0, fy, 0.5 * fy - 0.5], [0.0, 0.0, 1.0]])
     coarse = paint(texture, to_coarse @ to_target, (sh, sw), border)
-    return cv2.resize(coarse, (sw * factor, sh * factor), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    return cv2.resize(coarse, (w, h), dst=dst, interpolation=cv2.INTER_LINEAR)
 
 
 def random_dots(rng: np.random.Generator, size: tuple[int, int], dot: int = 2) -> np.ndarray:
