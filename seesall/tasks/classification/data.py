@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -88,6 +89,10 @@ class ImageFolderDataset(Dataset):
             raise FileNotFoundError(f"image folder not found: {self.root}")
         found = sorted(d.name for d in self.root.iterdir() if d.is_dir())
         self.classes = list(classes) if classes is not None else found
+        unknown = sorted(set(found) - set(self.classes))
+        if unknown:
+            warnings.warn(f"{self.root}: skipping folders of classes the model does not know: {unknown}",
+                          stacklevel=2)
         if not self.classes:
             raise ValueError(f"{self.root}: no class sub-folders (expected root/<class>/<image>)")
         self.items = [

@@ -139,6 +139,8 @@ def test_train_and_eval_on_an_image_folder(tmp_path: Path, capsys) -> None:
     assert main(argv) == 0
     meta = load_checkpoint(run).meta
     assert meta["class_names"] == sorted(p.name for p in (tmp_path / "data" / "train").iterdir())
-    assert meta["metrics"]["count"] == 8  # the val folder
+    # the val images whose class the training folder has (the run's classes come from train/)
+    known = sum(1 for p in (tmp_path / "data" / "val").glob("*/*.png") if p.parent.name in meta["class_names"])
+    assert meta["metrics"]["count"] == known > 0
     assert main(["eval", "classification", "--checkpoint", str(run), "--data", str(tmp_path / "data" / "val")]) == 0
-    assert "count=8" in capsys.readouterr().out
+    assert f"count={known}" in capsys.readouterr().out
