@@ -41,7 +41,7 @@ class Backdrop:
     """The background canvas and its labels.
 
     Attributes:
-        image: uint8 [Hc, Wc, 3] colours.
+        image: uint8 [Hc, Wc, 4] colours (RGB and 255, see ``textures``).
         stuff: uint8 [Hc, Wc] index into ``STUFF_CLASSES`` or ``IGNORE_INDEX``.
         depth: float32 [Hc, Wc] depth of the stuff.
         margin: canvas pixels beyond the image on every side.
@@ -98,7 +98,7 @@ def _stuff(rng: np.random.Generator, cfg: WorldConfig, size: tuple[int, int], ma
            ) -> Backdrop:
     """Sky above a horizon, ground below, and often a wall standing on the ground."""
     h, w = size
-    image = np.empty((h, w, 3), np.uint8)
+    image = np.empty((h, w, 4), np.uint8)
     stuff = np.empty((h, w), np.uint8)
     depth = np.empty((h, w), np.float32)
     horizon = int(margin + rng.uniform(0.15, 0.7) * cfg.size[0])
@@ -107,6 +107,7 @@ def _stuff(rng: np.random.Generator, cfg: WorldConfig, size: tuple[int, int], ma
     c0, c1 = textures.random_colour(rng), textures.random_colour(rng)
     t = (rows[:horizon] / max(horizon, 1))[:, None]
     column = (c0 + t * (c1 - c0)).round().astype(np.uint8)[:, None, :]  # (horizon, 1, 3)
+    column = np.concatenate([column, np.full((horizon, 1, 1), 255, np.uint8)], 2)
     if horizon:
         image[:horizon] = cv2.resize(column, (w, horizon), interpolation=cv2.INTER_NEAREST)
     stuff[:horizon] = SKY

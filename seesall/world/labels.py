@@ -98,7 +98,8 @@ def _keypoints(kp: np.ndarray, ids: np.ndarray, own: int) -> tuple[np.ndarray, n
 
 
 def to_image(array: np.ndarray) -> tv_tensors.Image:
-    """uint8 [H, W, 3] -> Image[3, H, W] (OpenCV's channel split: faster than a transpose)."""
-    planes = np.empty((3, *array.shape[:2]), np.uint8)
-    cv2.split(array, list(planes))  # writes into the three views
-    return tv_tensors.Image(torch.from_numpy(planes))
+    """uint8 [H, W, 3 or 4] -> Image[3, H, W] of the first three channels (OpenCV's channel
+    split: faster than a transpose)."""
+    planes = np.empty((array.shape[2], *array.shape[:2]), np.uint8)
+    cv2.split(array, list(planes))  # writes into the views
+    return tv_tensors.Image(torch.from_numpy(planes[:3]))

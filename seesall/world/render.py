@@ -27,7 +27,7 @@ class Frame:
     """One painted frame.
 
     Attributes:
-        image: uint8 [H, W, 3].
+        image: uint8 [H, W, 4] (RGB and 255, see ``textures``).
         ids: uint8 [H, W]; 0 = background, i + 1 = the i-th thing of the painting order.
         depth: float32 [H, W] depth of the visible surface, or None.
         semantic: uint8 [H, W] semantic ids (``SEMANTIC_CLASSES``), or None.
@@ -99,7 +99,7 @@ def paste(dst: np.ndarray, src: np.ndarray | float, mask: np.ndarray) -> None:
 
 def _texture(thing: Thing, pose: np.ndarray, x0: int, y0: int, shape: tuple[int, int]
              ) -> np.ndarray:
-    """The thing's texture warped into its region (h, w, 3)."""
+    """The thing's texture warped into its region (h, w, 4)."""
     m = snap(translation(-x0, -y0) @ pose @ thing.texture_to_local)
     h, w = shape
     if np.array_equal(m[:2, :2], np.eye(2)):  # an integer shift: a plain (exact) crop

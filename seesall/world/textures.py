@@ -1,6 +1,6 @@
 """Procedural textures: small periodic tiles warped onto shapes and stuff regions.
 
-A texture is a small tile (uint8 [s, s, 3], one period) plus a matrix from tile
+A texture is a small tile (uint8 [s, s, 4], one period) plus a matrix from tile
 pixels to the frame it is painted in. Warping the tile with OpenCV (bilinear) paints it at any
 position, rotation and scale; because the tile moves with its layer's matrix, a
 moving layer carries its texture exactly, which is what makes the flow labels exact.
@@ -8,6 +8,10 @@ moving layer carries its texture exactly, which is what makes the flow labels ex
 Textures are smooth on purpose (sinusoids, periods of 12-32 image pixels and
 egg-crate checks), so that resampling a frame at sub-pixel positions stays
 close to re-rendering it; see ``tests/world/test_pair.py`` for the measured bound.
+
+Images inside the world have four channels, RGB and an unused fourth (255): OpenCV
+warps and resizes 4-channel images several times faster than 3-channel ones (its
+vectorised paths); ``labels.to_image`` keeps the first three.
 """
 
 from __future__ import annotations
@@ -110,7 +114,7 @@ def texture(rng: np.random.Generator, kind: str, pixels_per_unit: float, extent:
         pixels_per_unit: image pixels per unit of the target frame (an object's scale).
 
     Returns:
-        (tile uint8 [s, s, 3], 3x3 matrix tile pixels -> target frame, OpenCV border mode).
+        (tile uint8 [s, s, 4], 3x3 matrix tile pixels -> target frame, OpenCV border mode).
     """
     u = rng.random(10).tolist()  # one draw: angle, two colours, period, phase
     angle = 2 * math.pi * u[0]
@@ -123,7 +127,8 @@ def texture(rng: np.random.Generator, kind: str, pixels_per_unit: float, extent:
         side = max(MIN_TILE, round(period / coarse))
         m = _matrix(angle, period / side / pixels_per_unit, -u[8] * side, -u[9] * side)
     # colour k = c0[k] + p / 255 * (c1[k] - c0[k]), rounded and saturated by OpenCV
-    blend = np.array([[(b - a) / 255.0, a] for a, b in zip(c0, c1, strict=True)])
+    blend = np.array([[(b - a) / 255.0, a] for a, b in zip(c0, c1, strict=True)]
+                     + [[0.0, 255.0]])  # the fourth channel: 255
     tile = cv2.transform(pattern(rng, kind, side), blend)
     return tile, m, border_mode(kind)
 
@@ -170,7 +175,7 @@ def paint_coarse(texture: np.ndarray, to_target: np.ndarray, size: tuple[int, in
     """``paint`` at 1/``factor`` resolution, then a bilinear resize (for large smooth regions).
 
     Args:
-        dst: where to write the (h, w, 3) result (e.g. a view of a larger image), or None.
+        dst: where to write the (h, w, 4) result (e.g. a view of a larger image), or None.
     """
     h, w = size
     sh, sw = -(-h // factor), -(-w // factor)
@@ -182,22 +187,22 @@ def paint_coarse(texture: np.ndarray, to_target: np.ndarray, size: tuple[int, in
 
 
 def random_dots(rng: np.random.Generator, size: tuple[int, int], dot: int = 2) -> np.ndarray:
-    """Black-and-white random dots uint8 [h, w, 3] (dots of ``dot`` x ``dot`` pixels)."""
+    """Black-and-white random dots uint8 [h, w, 4] (dots of ``dot`` x ``dot`` pixels)."""
     h, w = size
     cells = rng.integers(0, 2, (-(-h // dot), -(-w // dot)), dtype=np.uint8) * 255
     dots = np.repeat(np.repeat(cells, dot, 0), dot, 1)[:h, :w]
-    return np.ascontiguousarray(np.repeat(dots[..., None], 3, 2))
+    return np.ascontiguousarray(np.repeat(dots[..., None], 4, 2))
 
 
 @functools.cache
 def photo(name: str) -> np.ndarray:
-    """A scikit-image sample photo as uint8 [h, w, 3] (read once, cached)."""
+    """A scikit-image sample photo as uint8 [h, w, 4] (read once, cached)."""
     import skimage.data
 
     img = np.asarray(getattr(skimage.data, name)())
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, 2)
-    return np.ascontiguousarray(img[..., :3])
+    return cv2.cvtColor(np.ascontiguousarray(img[..., :3]), cv2.COLOR_RGB2RGBA)
 
 
 def photo_canvas(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:

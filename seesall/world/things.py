@@ -25,7 +25,7 @@ class Thing:
         depth: layer depth (world units, larger is farther); constant over a clip.
         pose: 3x3 similarity local frame -> first-frame image (pixel centres).
         angles: the person's 8 limb angles (see ``random_person_angles``) or None.
-        texture: the texture source, uint8 [h, w, 3] (a tile or the background canvas).
+        texture: the texture source, uint8 [h, w, 4] (a tile or the background canvas).
         texture_to_local: 3x3 matrix texture pixels -> local frame.
         border: OpenCV border mode used when the texture is sampled beyond its edge.
     """

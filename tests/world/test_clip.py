@@ -90,7 +90,7 @@ def test_kinematogram_first_frame_is_the_background() -> None:
     cfg = WorldConfig(size=(64, 64), clip_length=6, kinematogram=True, num_objects=(2, 3))
     for seed in range(3):
         s = render_clip(cfg, seed, "right")
-        bg = make_backdrop(rng_for(seed, LAYOUT), cfg, 0).crop(64, 64)[0]
+        bg = make_backdrop(rng_for(seed, LAYOUT), cfg, 0).crop(64, 64)[0][..., :3]  # RGB
         first = s.video[0].permute(1, 2, 0).numpy()
         np.testing.assert_array_equal(first, bg)  # a single frame has no edge
         actor = s.frame_objects[0].masks[s.frame_objects[0].ids == ACTOR_ID][0].numpy()
