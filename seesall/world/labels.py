@@ -66,15 +66,17 @@ def frame_objects(things: list[Thing], frame: Frame, min_visible_area: int) -> O
         kp = frame.keypoints[i]
         if kp is not None:
             keypoints[j], visibility[j] = _keypoints(kp, frame.ids, i + 1)
+    # numpy arrays wrapped by torch.from_numpy: cheaper than torch.tensor on small lists
     return Objects(
-        labels=torch.tensor([k[0].label for k in kept], dtype=torch.int64),
-        boxes=tv_tensors.BoundingBoxes(torch.tensor([k[3] for k in kept], dtype=torch.float32)
-                                       .reshape(n, 4), format="XYXY", canvas_size=(h, w)),
+        labels=torch.from_numpy(np.array([k[0].label for k in kept], np.int64)),
+        boxes=tv_tensors.BoundingBoxes(
+            torch.from_numpy(np.array([k[3] for k in kept], np.float32).reshape(n, 4)),
+            format="XYXY", canvas_size=(h, w)),
         masks=tv_tensors.Mask(torch.from_numpy(masks)),
         keypoints=tv_tensors.KeyPoints(torch.from_numpy(keypoints), canvas_size=(h, w)),
         visibility=torch.from_numpy(visibility),
-        ids=torch.tensor([k[0].track_id for k in kept], dtype=torch.int64),
-        depth=torch.tensor([k[0].depth for k in kept], dtype=torch.float32),
+        ids=torch.from_numpy(np.array([k[0].track_id for k in kept], np.int64)),
+        depth=torch.from_numpy(np.array([k[0].depth for k in kept], np.float32)),
     )
 
 

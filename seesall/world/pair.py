@@ -113,7 +113,9 @@ def layer_flow(frame: Frame, things: list[Thing], motions: list[np.ndarray],
     x = np.arange(w, dtype=np.float32)[None, :]
     y = np.arange(h, dtype=np.float32)[:, None]
     flow = np.empty((2, h, w), np.float32)
-    flow[0], flow[1] = _affine_field(background, x, y)
+    (a, b, c), (d, e, f) = (background[:2] - np.eye(2, 3)).tolist()
+    np.add(np.float32(a) * x, np.float32(b) * y + np.float32(c), out=flow[0])  # one pass each
+    np.add(np.float32(d) * x, np.float32(e) * y + np.float32(f), out=flow[1])
     for i, (region, m) in enumerate(zip(frame.regions, motions, strict=True)):
         if region is None:
             continue
