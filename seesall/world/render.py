@@ -102,8 +102,9 @@ def _texture(thing: Thing, pose: np.ndarray, x0: int, y0: int, shape: tuple[int,
     """The thing's texture warped into its region (h, w, 4)."""
     m = snap(translation(-x0, -y0) @ pose @ thing.texture_to_local)
     h, w = shape
-    if np.array_equal(m[:2, :2], np.eye(2)):  # an integer shift: a plain (exact) crop
-        tx, ty = int(-m[0, 2]), int(-m[1, 2])
+    a, b, tx, c, d, ty = m[:2].ravel().tolist()
+    if (a, b, c, d) == (1.0, 0.0, 0.0, 1.0):  # an integer shift: a plain (exact) crop
+        tx, ty = int(-tx), int(-ty)
         src = thing.texture
         if 0 <= tx and 0 <= ty and ty + h <= src.shape[0] and tx + w <= src.shape[1]:
             return src[ty:ty + h, tx:tx + w]

@@ -167,7 +167,9 @@ def _cover(texture: np.ndarray, to_target: np.ndarray, h: int, w: int, border: i
         left, top = -(x0 // tw) * tw if x0 < 0 else 0, -(y0 // th) * th if y0 < 0 else 0
     right, bottom = max(x1 - tw, 0), max(y1 - th, 0)
     out = cv2.copyMakeBorder(texture, top, bottom, left, right, border)
-    return out, to_target @ translation(-left, -top)
+    shifted = to_target.copy()  # to_target @ translation(-left, -top)
+    shifted[:2, 2] -= shifted[:2, 0] * left + shifted[:2, 1] * top
+    return out, shifted
 
 
 def paint_coarse(texture: np.ndarray, to_target: np.ndarray, size: tuple[int, int],
