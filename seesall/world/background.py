@@ -61,13 +61,13 @@ class Backdrop:
         """(image, stuff, depth) of the first frame: plain slices of the canvas.
 
         Args:
-            copy: copies (default) or, without a margin, the canvas arrays themselves
-                (for a caller that paints the frame and never reads the canvas again).
+            copy: copies (default) or views of the canvas (for a caller that paints the
+                frame and never reads the canvas again).
         """
         m = self.margin
-        if not copy and m == 0 and self.image.shape[:2] == (h, w):
-            return self.image, self.stuff, self.depth
         sl = (slice(m, m + h), slice(m, m + w))
+        if not copy:
+            return self.image[sl], self.stuff[sl], self.depth[sl]
         return self.image[sl].copy(), self.stuff[sl].copy(), self.depth[sl].copy()
 
 

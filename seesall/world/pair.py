@@ -88,10 +88,12 @@ def render_pair(cfg: WorldConfig, seed: int) -> Scene:
     by_id = sorted(things, key=lambda t: t.track_id)
     motion = {t.track_id: random_motion(rng, cfg, t.centre) for t in by_id}
     motions = [motion[t.track_id] for t in things]
-    frame1 = paint_frame(backdrop, things, cfg.size)
     frame2 = paint_frame(backdrop, things, cfg.size, poses=[m @ t.pose for m, t in
                                                             zip(motions, things, strict=True)],
                          background_motion=bg, labels=False)
+    # Frame 1 last, straight onto the canvas that frame 2 no longer needs (kinematogram
+    # things wear the canvas, so it must stay unpainted for them).
+    frame1 = paint_frame(backdrop, things, cfg.size, consume=not cfg.kinematogram)
     flow = layer_flow(frame1, things, motions, bg)
     valid = flow_validity(flow, frame1.ids, frame2.ids)
     return scene_from_frame(cfg, things, frame1, seed, image2=to_image(frame2.image),

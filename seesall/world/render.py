@@ -55,7 +55,7 @@ def paint_frame(backdrop: Backdrop, things: list[Thing], size: tuple[int, int],
         background_motion: 3x3 first-frame image -> this frame image motion of the
             background, or None for the first frame (a crop of the canvas).
         labels: also paint the depth and semantic maps.
-        consume: paint the first frame straight onto a margin-free canvas (which is then
+        consume: paint the first frame straight onto the canvas (which is then
             spent: only for a backdrop that nothing reads afterwards, no kinematogram).
     """
     h, w = size
