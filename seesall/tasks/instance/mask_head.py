@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import MultiScaleRoIAlign, roi_align
 
+from seesall.nn.roi_convs import init_relu_convs, roi_conv_tower
+
 
 class MaskHead(nn.Module):
     """Args:
@@ -30,18 +32,11 @@ class MaskHead(nn.Module):
                  channels: int = 128, num_convs: int = 4, resolution: int = 14) -> None:
         super().__init__()
         self.pooler = MultiScaleRoIAlign(featmap_names, resolution, 2)
-        layers: list[nn.Module] = []
-        for i in range(num_convs):
-            layers += [nn.Conv2d(in_channels if i == 0 else channels, channels, 3, padding=1),
-                       nn.ReLU(inplace=True)]
-        self.convs = nn.Sequential(*layers)
+        self.convs = roi_conv_tower(in_channels, channels, num_convs)
         self.deconv = nn.ConvTranspose2d(channels, channels, 2, stride=2)
         self.predictor = nn.Conv2d(channels, num_classes, 1)
         self.num_classes, self.mask_size = num_classes, 2 * resolution
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+        init_relu_convs(self)
 
     def forward(self, features: dict[str, Tensor], rois: list[Tensor],
                 image_shape: tuple[int, int]) -> Tensor:
