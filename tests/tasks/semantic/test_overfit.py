@@ -29,7 +29,20 @@ def test_overfits_two_scenes(name: str) -> None:
     with torch.no_grad():
         pred = model(x)["logits"].argmax(1)  # train mode: batch statistics
     valid = y != 255
-    # FCN-32s scores a 2×2 grid of a 64×64 image: bilinear upsampling of it cannot draw
-    # the shapes' outlines, which is the coarseness its skip-connected variants fix.
-    floor = 0.8 if name == "fcn32s_resnet18" else 0.9
+    # FCN-32s scores a 2×2 grid of a 64×64 image: upsampling it cannot draw the shapes'
+    # outlines (the coarseness its skip-connected variants fix), so its bar is what the
+    # best 2×2 piecewise-constant map of these labels reaches (one class per 32×32 cell).
+    floor = 0.95 * _best_grid_accuracy(y, cells=2) if name == "fcn32s_resnet18" else 0.9
     assert (pred[valid] == y[valid]).float().mean() > floor
+
+
+def _best_grid_accuracy(y: torch.Tensor, cells: int) -> float:
+    """Accuracy of predicting each cell's majority class, over the non-ignored pixels of Tensor[B, H, W]."""
+    hits = total = 0
+    for rows in y.tensor_split(cells, dim=1):
+        for cell in rows.tensor_split(cells, dim=2):
+            for labels in cell:
+                v = labels[labels != 255]
+                total += v.numel()
+                hits += int(v.bincount().max()) if v.numel() else 0
+    return hits / total
