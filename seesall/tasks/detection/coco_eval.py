@@ -241,6 +241,28 @@ class CocoEvaluator:
                 scene.objects, image_id, len(self._annotations) + 1, self.iou_type)
             self._results += objects_to_coco_results(pred, image_id, self.iou_type)
 
+    def state(self) -> dict[str, list]:
+        """What ``update`` gathered, as plain lists (picklable, for gathering across processes)."""
+        return {"images": list(self._images), "annotations": list(self._annotations),
+                "results": list(self._results)}
+
+    def merge(self, states: Sequence[dict[str, list]]) -> None:
+        """Replace the gathered data by the union of ``states`` (one per process).
+
+        Each process numbers its annotations from 1; ids are renumbered here, since the COCO
+        API looks annotations up by id.
+        """
+        self.reset()
+        for st in states:
+            for img in st["images"]:
+                if img["id"] in self._seen:
+                    raise ValueError(f"image_id {img['id']} was evaluated by two processes")
+                self._seen.add(img["id"])
+            self._images += st["images"]
+            self._annotations += [{**a, "id": len(self._annotations) + i + 1}
+                                  for i, a in enumerate(st["annotations"])]
+            self._results += st["results"]
+
     def coco_gt(self) -> dict:
         """The accumulated ground truth as a COCO dict."""
         return {"images": list(self._images), "annotations": list(self._annotations),

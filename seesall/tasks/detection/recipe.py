@@ -138,15 +138,10 @@ class DetectionEvaluator:
         return {k: float(v) for k, v in self.coco.compute().items() if isinstance(v, float)}
 
     def state(self) -> dict[str, Any]:
-        return self.coco.__dict__.copy()
+        return self.coco.state()
 
     def merge(self, states: list[dict[str, Any]]) -> None:
-        self.reset()
-        for s in states:
-            self.coco._images += s["_images"]
-            self.coco._annotations += s["_annotations"]
-            self.coco._results += s["_results"]
-            self.coco._seen |= s["_seen"]
+        self.coco.merge(states)
 
 
 def _datasets(cfg: RunConfig, t: TaskConfig) -> tuple[Dataset, Dataset | None, list[str]]:

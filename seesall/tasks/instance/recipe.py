@@ -111,16 +111,11 @@ class SegmEvaluator:
         return out
 
     def state(self) -> list[Any]:
-        return [e.__dict__.copy() for e in (self.segm, self.bbox)]
+        return [self.segm.state(), self.bbox.state()]
 
     def merge(self, states: list[list[Any]]) -> None:
-        self.reset()
-        for st in states:
-            for e, s in zip((self.segm, self.bbox), st, strict=True):
-                e._images += s["_images"]
-                e._annotations += s["_annotations"]
-                e._results += s["_results"]
-                e._seen |= s["_seen"]
+        self.segm.merge([st[0] for st in states])
+        self.bbox.merge([st[1] for st in states])
 
 
 def build(cfg: RunConfig) -> TaskParts:

@@ -165,3 +165,35 @@ def test_cli(tmp_path, capsys) -> None:
                str(tmp_path / "bad.json")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "bad.json" in err[0] and "[2].bbox" in err[0]
+
+
+def test_merged_states_equal_one_evaluator() -> None:
+    """Two 'processes' each number annotations from 1; merging must renumber them."""
+    import torch
+    from torchvision import tv_tensors
+
+    from seesall.structures import Objects, Scene
+    from seesall.tasks.detection.coco_eval import CocoEvaluator
+
+    def scene(i: int, boxes: list[list[float]]) -> Scene:
+        b = tv_tensors.BoundingBoxes(torch.tensor(boxes, dtype=torch.float32), format="XYXY", canvas_size=(64, 64))
+        return Scene(image=tv_tensors.Image(torch.zeros(3, 64, 64, dtype=torch.uint8)), image_id=i,
+                     objects=Objects(labels=torch.zeros(len(boxes), dtype=torch.int64), boxes=b))
+
+    def pred(s: Scene, shift: float) -> Objects:
+        b = s.objects.boxes.as_subclass(torch.Tensor) + shift
+        return s.objects.replace(boxes=tv_tensors.BoundingBoxes(b.clamp(0, 64), format="XYXY", canvas_size=(64, 64)),
+                                 scores=torch.linspace(0.9, 0.5, len(b)))
+
+    scenes = [scene(1, [[0, 0, 10, 10], [20, 20, 40, 40]]), scene(2, [[5, 5, 30, 30], [40, 40, 60, 60]])]
+    preds = [pred(scenes[0], 1.0), pred(scenes[1], 6.0)]
+    whole = CocoEvaluator(categories=["a"])
+    whole.update(scenes, preds)
+    parts = [CocoEvaluator(categories=["a"]) for _ in range(2)]
+    for p, s, d in zip(parts, scenes, preds, strict=True):
+        p.update([s], [d])
+    merged = CocoEvaluator(categories=["a"])
+    merged.merge([p.state() for p in parts])
+    expected, got = whole.compute(), merged.compute()
+    assert {k: v for k, v in got.items() if k != "per_class"} == pytest.approx(
+        {k: v for k, v in expected.items() if k != "per_class"}, abs=1e-12)
