@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
+from torchvision import tv_tensors
 from torchvision.utils import draw_bounding_boxes, draw_keypoints, draw_segmentation_masks
 
 from seesall.structures import KP_VISIBLE, Objects
@@ -21,6 +22,7 @@ def draw_objects(
     score_threshold: float = 0.0,
     mask_alpha: float = 0.45,
     draw_occluded_keypoints: bool = False,
+    scale: int = 1,
 ) -> Tensor:
     """Boxes with class names (and scores), instance masks and key points with skeleton.
 
@@ -29,12 +31,16 @@ def draw_objects(
         objects: ground truth or predictions (``objects.scores`` set) on that image.
         class_names: name of every label.
         skeleton: key-point index pairs to connect.
+        scale: integer enlargement (nearest neighbour) before drawing, so that the
+            captions of small images stay readable.
     Returns:
-        Tensor[3, H, W] uint8.
+        Tensor[3, scale * H, scale * W] uint8.
     """
     if objects.scores is not None:
         objects = objects[objects.scores >= score_threshold]
     img = image.as_subclass(Tensor).clone()
+    if scale != 1:
+        img, objects = _enlarge(img, objects, scale)
     if len(objects) == 0:
         return img
     colors = palette(max(len(class_names), 1))
@@ -44,7 +50,8 @@ def draw_objects(
                                       colors=obj_colors)
     texts = [_caption(class_names, int(c), None if objects.scores is None else float(s))
              for c, s in zip(objects.labels, objects.scores if objects.scores is not None else objects.labels)]
-    img = draw_bounding_boxes(img, objects.boxes.as_subclass(Tensor), labels=texts, colors=obj_colors, width=1)
+    img = draw_bounding_boxes(img, objects.boxes.as_subclass(Tensor), labels=texts, colors=obj_colors,
+                              width=1 if scale == 1 else 2)
     if objects.keypoints is not None and objects.visibility is not None:
         vis = objects.visibility >= (1 if draw_occluded_keypoints else KP_VISIBLE)
         if vis.any():
@@ -52,6 +59,21 @@ def draw_objects(
                                  connectivity=list(skeleton) if skeleton else None,
                                  colors=(255, 255, 0), radius=1, width=1)
     return img
+
+
+def _enlarge(image: Tensor, objects: Objects, scale: int) -> tuple[Tensor, Objects]:
+    """Nearest-neighbour ``scale`` x enlargement of an image and its objects' geometry."""
+    if scale < 1:
+        raise ValueError(f"scale must be a positive integer, got {scale}")
+    big = image.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
+    size = (int(big.shape[1]), int(big.shape[2]))
+    masks = (None if objects.masks is None else tv_tensors.Mask(
+        objects.masks.as_subclass(Tensor).repeat_interleave(scale, 1).repeat_interleave(scale, 2)))
+    keypoints = (None if objects.keypoints is None else tv_tensors.KeyPoints(
+        objects.keypoints.as_subclass(Tensor) * scale, canvas_size=size))
+    boxes = tv_tensors.BoundingBoxes(objects.boxes.as_subclass(Tensor) * scale, format="XYXY",
+                                     canvas_size=size)
+    return big, objects.replace(boxes=boxes, masks=masks, keypoints=keypoints)
 
 
 def _caption(names: Sequence[str], label: int, score: float | None) -> str:

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision import tv_tensors
 
-from seesall.structures import IGNORE_INDEX
+from seesall.structures import IGNORE_INDEX, Objects
 from seesall.viz import clip_strip, colorize_semantic, draw_objects, flow_to_color, grid, palette, save_png
 
 
@@ -56,3 +57,19 @@ def test_grid_strip_and_png(tmp_path):
     assert np.array_equal(back, strip.permute(1, 2, 0).numpy())
     with pytest.raises(ValueError, match="uint8"):
         save_png(torch.zeros(3, 2, 2), tmp_path / "x.png")
+
+
+def test_draw_objects_scale_enlarges_image_and_geometry() -> None:
+    """Drawing at scale 3 == torchvision drawing on the nearest-enlarged image, boxes x 3."""
+    from torchvision.utils import draw_bounding_boxes
+
+    image = torch.randint(0, 256, (3, 20, 30), dtype=torch.uint8)
+    boxes = tv_tensors.BoundingBoxes(torch.tensor([[2.0, 3.0, 12.0, 15.0]]), format="XYXY",
+                                     canvas_size=(20, 30))
+    objects = Objects(labels=torch.tensor([1]), boxes=boxes)
+    out = draw_objects(image, objects, ["a", "b"], scale=3)
+    big = image.repeat_interleave(3, 1).repeat_interleave(3, 2)
+    expected = draw_bounding_boxes(big, boxes.as_subclass(torch.Tensor) * 3, labels=["b"],
+                                   colors=[palette(2)[1]], width=2)
+    assert out.shape == (3, 60, 90)
+    assert torch.equal(out, expected)
