@@ -56,17 +56,28 @@ def _loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int) -> Data
 
 def fit(detector: Detector, dataset: Dataset, *, steps: int, batch_size: int, lr: float,
         seed: int = 0, hard: dict[int, Tensor] | None = None,
-        optimizer: torch.optim.Optimizer | None = None) -> float:
-    """Train ``steps`` steps (AdamW, 5% warm-up, cosine decay); returns training images/s."""
+        optimizer: torch.optim.Optimizer | None = None,
+        cpu_budget: float | None = None) -> tuple[float, int]:
+    """Train with AdamW, linear warm-up and cosine decay; returns (training images/s, steps).
+
+    Training stops after ``steps`` steps or, with ``cpu_budget``, once this process has
+    used that many seconds of CPU time (fair on a shared machine, where wall-clock time
+    depends on other jobs); the cosine follows whichever of the two runs out first.
+    """
     opt = optimizer or torch.optim.AdamW(detector.model.parameters(), lr=lr, weight_decay=1e-4)
-    warm = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (
-        1 + math.cos(math.pi * min(s, steps) / steps)))
+    warm, cpu0 = max(1, min(steps // 20, 100)), time.process_time()
+
+    def progress(step: int) -> float:
+        used = (time.process_time() - cpu0) / cpu_budget if cpu_budget else 0.0
+        return min(1.0, max(step / steps, used))
+
     detector.model.train()
-    done, images, start = 0, 0, time.perf_counter()
-    epoch = 0
-    while done < steps:
+    done, images, start, epoch = 0, 0, time.perf_counter(), 0
+    while progress(done) < 1.0:
         for batch in _loader(dataset, batch_size, True, seed + epoch):
+            for group in opt.param_groups:
+                group["lr"] = lr * min(1.0, (done + 1) / warm) * 0.5 * (
+                    1 + math.cos(math.pi * progress(done)))
             targets = [s.objects for s in batch.scenes]
             negs = ([hard.get(s.image_id, torch.zeros(0, 4)) for s in batch.scenes]
                     if hard else None)
@@ -75,12 +86,11 @@ def fit(detector: Detector, dataset: Dataset, *, steps: int, batch_size: int, lr
             loss.backward()
             torch.nn.utils.clip_grad_norm_(detector.model.parameters(), 10.0)
             opt.step()
-            sched.step()
             done, images = done + 1, images + len(batch)
-            if done >= steps:
+            if progress(done) >= 1.0:
                 break
         epoch += 1
-    return images / (time.perf_counter() - start)
+    return images / (time.perf_counter() - start), done
 
 
 @torch.no_grad()
@@ -114,9 +124,11 @@ def false_positives(pred: Objects, gt: Objects, *, score_thresh: float,
 
 def bootstrap(detector: Detector, *, train_set: Dataset, pools: Sequence[Dataset],
               test_set: Dataset | None, names: Sequence[str], steps: int, batch_size: int,
-              lr: float, score_thresh: float = 0.3, seed: int = 0
+              lr: float, score_thresh: float = 0.3, seed: int = 0,
+              cpu_budget: float | None = None
               ) -> tuple[list[RoundLog], Dataset, dict[int, Tensor]]:
-    """Rounds 0..len(pools): train ``steps`` each, then mine FPs on the next unseen pool.
+    """Rounds 0..len(pools): train ``steps`` (or ``cpu_budget`` CPU seconds) each, then
+    mine FPs on the next unseen pool.
 
     Returns the per-round logs, the final training set and the hard negatives per image id.
     """
@@ -127,8 +139,8 @@ def bootstrap(detector: Detector, *, train_set: Dataset, pools: Sequence[Dataset
     opt = torch.optim.AdamW(detector.model.parameters(), lr=lr, weight_decay=1e-4)
     for r in range(len(pools) + 1):
         t0 = time.perf_counter()
-        fit(detector, data, steps=steps, batch_size=batch_size, lr=lr, seed=seed + 1000 * r,
-            hard=hard, optimizer=opt)
+        _, done = fit(detector, data, steps=steps, batch_size=batch_size, lr=lr,
+                      seed=seed + 1000 * r, hard=hard, optimizer=opt, cpu_budget=cpu_budget)
         ap = coco_ap(*predict_dataset(detector, test_set), names) if test_set else {}
         fp_count = mined = 0
         if r < len(pools):
@@ -142,7 +154,7 @@ def bootstrap(detector: Detector, *, train_set: Dataset, pools: Sequence[Dataset
             data = ConcatDataset([data, pools[r]])
         logs.append(RoundLog(r, len(data), sum(len(v) for v in hard.values()), fp_count, mined,
                              float(ap.get("AP", math.nan)), float(ap.get("AP50", math.nan)),
-                             steps, time.perf_counter() - t0))
+                             done, time.perf_counter() - t0))
         print("bootstrap", asdict(logs[-1]), flush=True)
     return logs, data, hard
 
