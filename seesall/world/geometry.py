@@ -38,8 +38,9 @@ def about(point: tuple[float, float], angle: float, scale: float, shift: tuple[f
           ) -> np.ndarray:
     """Rotation/scale about ``point`` followed by a shift: an image-space motion (3x3)."""
     px, py = point
-    return translation(px + shift[0], py + shift[1]) @ similarity(0, 0, angle, scale) @ \
-        translation(-px, -py)
+    c, s = math.cos(angle) * scale, math.sin(angle) * scale  # closed form of the product
+    return np.array([[c, s, px + shift[0] - (c * px + s * py)],
+                     [-s, c, py + shift[1] - (c * py - s * px)], [0.0, 0.0, 1.0]])
 
 
 def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:

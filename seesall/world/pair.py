@@ -10,10 +10,12 @@ background) moves by a known similarity, and the flow of a pixel is that of
 the layer it shows.
 
 ``flow_valid`` is True where the point is still visible in frame 2: its
-landing point lies inside the image and all (up to four) pixels around it that
-bilinear sampling reads show the same layer in frame 2. It is False where the
-point becomes hidden behind a nearer layer, leaves the image, or lands within
-one pixel of such a boundary.
+landing point lies inside the image and the pixels around it that bilinear
+sampling reads show the same layer in frame 2: the 2x2 block whose top-left
+pixel is (floor(y + v), floor(x + u)), or the single pixel it lands on for a
+layer that moves by an integer translation. It is False where the point
+becomes hidden behind a nearer layer, leaves the image, or lands within one
+pixel of such a boundary.
 
 Integer motions (``WorldConfig.integer_motion``) make frame 2 an exact shift of
 frame 1's layers: warping frame 2 back by the flow reproduces frame 1 at valid
@@ -59,11 +61,10 @@ def random_motion(rng: np.random.Generator, cfg: WorldConfig, centre: tuple[floa
     if cfg.integer_motion:
         shift = rng.integers(-int(span), int(span) + 1, 2).astype(np.float64)
         return about(centre, 0.0, 1.0, (shift[0], shift[1]))
-    angle = math.radians(rng.uniform(-cfg.max_rotation, cfg.max_rotation)) * damping
-    log_s = math.log1p(cfg.max_scale_change) * damping
-    scale = math.exp(rng.uniform(-log_s, log_s))
-    shift = rng.uniform(-span, span, 2)
-    return about(centre, angle, scale, (shift[0], shift[1]))
+    u = [2.0 * v - 1.0 for v in rng.random(4).tolist()]  # one draw, each in [-1, 1)
+    angle = math.radians(cfg.max_rotation) * damping * u[0]
+    scale = math.exp(math.log1p(cfg.max_scale_change) * damping * u[1])
+    return about(centre, angle, scale, (span * u[2], span * u[3]))
 
 
 def render_pair(cfg: WorldConfig, seed: int) -> Scene:
@@ -95,7 +96,7 @@ def render_pair(cfg: WorldConfig, seed: int) -> Scene:
     # things wear the canvas, so it must stay unpainted for them).
     frame1 = paint_frame(backdrop, things, cfg.size, consume=not cfg.kinematogram)
     flow = layer_flow(frame1, things, motions, bg)
-    valid = flow_validity(flow, frame1.ids, frame2.ids)
+    valid = flow_validity(flow, frame1.ids, frame2.ids, integer_layers([bg, *motions]))
     return scene_from_frame(cfg, things, frame1, seed, image2=to_image(frame2.image),
                             flow=Flow(torch.from_numpy(flow)),
                             flow_valid=tv_tensors.Mask(torch.from_numpy(valid)))
@@ -131,20 +132,49 @@ def layer_flow(frame: Frame, things: list[Thing], motions: list[np.ndarray],
     return flow
 
 
-def flow_validity(flow: np.ndarray, ids1: np.ndarray, ids2: np.ndarray) -> np.ndarray:
-    """bool [H, W]: the (up to four) pixels of frame 2 that bilinear sampling reads around
-    the landing point exist and show the same layer as frame 1's pixel.
+def integer_layers(motions: list[np.ndarray]) -> np.ndarray:
+    """bool [256] by layer id (0 the background, i + 1 the i-th thing of ``motions[1:]``):
+    whether the layer's flow is an integer translation in float32 (as ``layer_flow``
+    computes it), so that its landing points are exact pixels."""
+    exact = np.zeros(256, bool)
+    for i, m in enumerate(motions):
+        a, b, c, d, e, f = (m[:2] - np.eye(2, 3)).astype(np.float32).ravel().tolist()
+        exact[i] = a == b == d == e == 0.0 and c == round(c) and f == round(f)
+    return exact
 
-    Landing points outside [0, W - 1] x [0, H - 1] read a neighbour outside the image,
-    which OpenCV's constant border gives the id 255 that no layer has.
+
+def flow_validity(flow: np.ndarray, ids1: np.ndarray, ids2: np.ndarray,
+                  exact: np.ndarray | None = None) -> np.ndarray:
+    """bool [H, W]: the pixels of frame 2 that bilinear sampling reads around the landing
+    point exist and show the same layer as frame 1's pixel.
+
+    The landing point (x2, y2) reads the 2x2 block at (floor(x2), floor(y2)); for a
+    layer marked in ``exact`` (bool [256] by layer id, see ``integer_layers``) it is a
+    pixel and only that pixel is read. One lookup per pixel: frame 2's ids where the
+    2x2 block starting there shows one layer, ``NO_LAYER`` elsewhere and outside the
+    image (OpenCV's constant border).
     """
     h, w = ids1.shape
-    x2 = flow[0] + np.arange(w, dtype=np.float32)[None, :]
-    y2 = flow[1] + np.arange(h, dtype=np.float32)[:, None]
-    fx, cx, fy, cy = np.floor(x2), np.ceil(x2), np.floor(y2), np.ceil(y2)
-    valid = np.ones((h, w), bool)
-    for mx, my in ((fx, fy), (cx, fy), (fx, cy), (cx, cy)):
-        seen = cv2.remap(ids2, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=NO_LAYER)
-        valid &= seen == ids1
+    fx = np.floor(flow[0] + np.arange(w, dtype=np.float32)[None, :])
+    fy = np.floor(flow[1] + np.arange(h, dtype=np.float32)[:, None])
+    valid = _lookup(_uniform_blocks(ids2), fx, fy) == ids1
+    if exact is not None and exact.any():
+        on_pixel = _lookup(ids2, fx, fy) == ids1  # fx, fy are the landing points there
+        np.copyto(valid, on_pixel, where=exact[ids1])
     return valid
+
+
+def _lookup(ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """ids at the integer-valued float32 coordinates (x, y); ``NO_LAYER`` outside."""
+    return cv2.remap(ids, x, y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=NO_LAYER)
+
+
+def _uniform_blocks(ids: np.ndarray) -> np.ndarray:
+    """uint8 [H, W]: ids[i, j] where the 2x2 block ids[i:i + 2, j:j + 2] lies inside the
+    image and holds one value, ``NO_LAYER`` elsewhere."""
+    out = np.full(ids.shape, NO_LAYER, np.uint8)
+    a = ids[:-1, :-1]
+    same = (a == ids[:-1, 1:]) & (a == ids[1:, :-1]) & (a == ids[1:, 1:])
+    cv2.copyTo(a, same.view(np.uint8), out[:-1, :-1])
+    return out
