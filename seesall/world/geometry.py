@@ -58,12 +58,24 @@ def invert(m: np.ndarray) -> np.ndarray:
                      [0.0, 0.0, 1.0]])
 
 
-def snap(m: np.ndarray) -> np.ndarray:
-    """Round a matrix that is an integer translation up to float error to exactly that."""
-    a, b, tx, c, d, ty = m[:2].ravel().tolist()
+def compose(m: np.ndarray, n: np.ndarray, tx: float = 0.0, ty: float = 0.0
+            ) -> tuple[float, float, float, float, float, float]:
+    """The top two rows (a, b, c, d, e, f) of ``translation(tx, ty) @ m @ n`` for 3x3 affine
+    matrices (scalar arithmetic: cheaper than numpy on 3x3 arrays)."""
+    a, b, c, d, e, f = m[:2].ravel().tolist()
+    p, q, r, s, t, u = n[:2].ravel().tolist()
+    return (a * p + b * s, a * q + b * t, a * r + b * u + c + tx,
+            d * p + e * s, d * q + e * t, d * r + e * u + f + ty)
+
+
+def snap(m: tuple[float, float, float, float, float, float]
+         ) -> tuple[float, float, float, float, float, float]:
+    """Round an affine (a, b, c, d, e, f), the top two rows of a 3x3 matrix, that is an
+    integer translation up to float error to exactly that."""
+    a, b, tx, c, d, ty = m
     if max(abs(a - 1.0), abs(b), abs(c), abs(d - 1.0)) < 1e-9 and \
             max(abs(tx - round(tx)), abs(ty - round(ty))) < 1e-6:
-        return translation(round(tx), round(ty))
+        return 1.0, 0.0, float(round(tx)), 0.0, 1.0, float(round(ty))
     return m
 
 

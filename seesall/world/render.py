@@ -14,7 +14,7 @@ import numpy as np
 
 from seesall.world.background import Backdrop
 from seesall.world.classes import semantic_id_of_thing
-from seesall.world.geometry import outline, rasterise, snap, translation
+from seesall.world.geometry import compose, outline, rasterise, snap
 from seesall.world.textures import paint
 from seesall.world.things import Thing
 
@@ -100,15 +100,14 @@ def paste(dst: np.ndarray, src: np.ndarray | float, mask: np.ndarray) -> None:
 def _texture(thing: Thing, pose: np.ndarray, x0: int, y0: int, shape: tuple[int, int]
              ) -> np.ndarray:
     """The thing's texture warped into its region (h, w, 4)."""
-    m = snap(translation(-x0, -y0) @ pose @ thing.texture_to_local)
+    a, b, tx, c, d, ty = snap(compose(pose, thing.texture_to_local, -x0, -y0))
     h, w = shape
-    a, b, tx, c, d, ty = m[:2].ravel().tolist()
     if (a, b, c, d) == (1.0, 0.0, 0.0, 1.0):  # an integer shift: a plain (exact) crop
         tx, ty = int(-tx), int(-ty)
         src = thing.texture
         if 0 <= tx and 0 <= ty and ty + h <= src.shape[0] and tx + w <= src.shape[1]:
             return src[ty:ty + h, tx:tx + w]
-    return paint(thing.texture, m, shape, thing.border)
+    return paint(thing.texture, np.array([[a, b, tx], [c, d, ty]]), shape, thing.border)
 
 
 def _background(backdrop: Backdrop, size: tuple[int, int], motion: np.ndarray | None,

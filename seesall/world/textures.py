@@ -22,7 +22,7 @@ import math
 import cv2
 import numpy as np
 
-from seesall.world.geometry import invert, similarity, translation
+from seesall.world.geometry import similarity, translation
 
 GRADIENT_TILE = 16
 """Side of the tile of a gradient (the ramp spans the region once)."""
@@ -140,7 +140,8 @@ def border_mode(kind: str) -> int:
 
 def paint(texture: np.ndarray, to_target: np.ndarray, size: tuple[int, int], border: int
           ) -> np.ndarray:
-    """Warp a texture into a canvas of ``size`` (h, w) with the 3x3 texture->canvas matrix.
+    """Warp a texture into a canvas of ``size`` (h, w) with the texture->canvas affine matrix
+    (2x3 or 3x3).
 
     Bilinear. A periodic tile (``BORDER_WRAP``) is first repeated, and a replicated one
     (``BORDER_REPLICATE``) first padded, to cover the area the canvas reads: the same
@@ -155,20 +156,28 @@ def paint(texture: np.ndarray, to_target: np.ndarray, size: tuple[int, int], bor
 
 def _cover(texture: np.ndarray, to_target: np.ndarray, h: int, w: int, border: int
            ) -> tuple[np.ndarray, np.ndarray]:
-    """Extend ``texture`` (wrapped or replicated) to span the source area a (h, w) target reads."""
-    a, b, c, d, e, f = invert(to_target)[:2].ravel().tolist()
-    xs = [a * x + b * y + c for x in (0, w - 1) for y in (0, h - 1)]
-    ys = [d * x + e * y + f for x in (0, w - 1) for y in (0, h - 1)]
+    """Extend ``texture`` (wrapped or replicated) to span the source area a (h, w) target
+    reads; returns it and the 2x3 matrix from it to the target. Scalar arithmetic: the
+    matrices are tiny."""
+    a, b, c, d, e, f = to_target[:2].ravel().tolist()
+    det = a * e - b * d
+    ia, ib, id_, ie = e / det, -b / det, -d / det, a / det  # the inverse, target -> texture
+    ic, if_ = -(ia * c + ib * f), -(id_ * c + ie * f)
+    # extremes of the inverse over the target's corners (0 or w - 1, 0 or h - 1)
+    xlo = ic + min(ia * (w - 1), 0.0) + min(ib * (h - 1), 0.0)
+    xhi = ic + max(ia * (w - 1), 0.0) + max(ib * (h - 1), 0.0)
+    ylo = if_ + min(id_ * (w - 1), 0.0) + min(ie * (h - 1), 0.0)
+    yhi = if_ + max(id_ * (w - 1), 0.0) + max(ie * (h - 1), 0.0)
     th, tw = texture.shape[:2]
-    x0, y0 = math.floor(min(xs)) - 2, math.floor(min(ys)) - 2
-    x1, y1 = math.ceil(max(xs)) + 3, math.ceil(max(ys)) + 3
+    x0, y0 = math.floor(xlo) - 2, math.floor(ylo) - 2
+    x1, y1 = math.ceil(xhi) + 3, math.ceil(yhi) + 3
     left, top = max(-x0, 0), max(-y0, 0)
     if border == cv2.BORDER_WRAP:  # start on a period boundary: the same values, shifted
         left, top = -(x0 // tw) * tw if x0 < 0 else 0, -(y0 // th) * th if y0 < 0 else 0
     right, bottom = max(x1 - tw, 0), max(y1 - th, 0)
     out = cv2.copyMakeBorder(texture, top, bottom, left, right, border)
-    shifted = to_target.copy()  # to_target @ translation(-left, -top)
-    shifted[:2, 2] -= shifted[:2, 0] * left + shifted[:2, 1] * top
+    # to_target @ translation(-left, -top)
+    shifted = np.array([[a, b, c - (a * left + b * top)], [d, e, f - (d * left + e * top)]])
     return out, shifted
 
 
