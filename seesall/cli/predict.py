@@ -11,6 +11,7 @@ from seesall.tasks.detection import cli as detection_cli
 from seesall.tasks.flow import cli as flow_cli
 from seesall.tasks.instance import cli as instance_cli
 from seesall.tasks.keypoints import cli as keypoints_cli
+from seesall.tasks.panoptic import cli as panoptic_cli
 from seesall.tasks.semantic import cli as semantic_cli
 
 HELP = ("Run a trained checkpoint on images (detection, semantic, instance, keypoints) or frame "
@@ -21,7 +22,8 @@ IMAGE_TASKS = ("detection", "semantic", "instance", "keypoints")
 def _tasks() -> dict[str, ModuleType]:
     """Checkpoint task -> its ``seesall.tasks.<task>.cli`` module (with ``predict(args)``)."""
     return {"detection": detection_cli, "flow": flow_cli, "semantic": semantic_cli,
-            "instance": instance_cli, "keypoints": keypoints_cli}
+            "instance": instance_cli, "keypoints": keypoints_cli,
+            "panoptic": panoptic_cli}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,6 +23,7 @@ from seesall.tasks.embedding import recipe as embedding
 from seesall.tasks.flow import recipe as flow
 from seesall.tasks.instance import recipe as instance
 from seesall.tasks.keypoints import recipe as keypoints
+from seesall.tasks.panoptic import recipe as panoptic
 from seesall.tasks.semantic import recipe as semantic
 from seesall.tasks.video import recipe as action
 
@@ -40,6 +41,7 @@ def _recipes() -> dict[str, ModuleType]:
         "flow": flow,
         "action": action,
         "embedding": embedding,
+        "panoptic": panoptic,
     }
 
 
