@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seesall.structures import Scene
+
 
 @dataclass(frozen=True)
 class ImageSet:
@@ -68,7 +70,7 @@ def crop_objects(image: Tensor, boxes: Tensor, *, size: int, context: float = 0.
     """Square crops around each box, padded by ``context`` of its side, resized to ``size``.
 
     image: uint8 Tensor[3, H, W]; boxes: Tensor[N, 4] XYXY pixels -> uint8 Tensor[N, 3, s, s].
-    Out-of-image parts are zero.
+    A square that fits in the image is shifted into it; parts still outside are zero.
     """
     from torchvision.ops import roi_align
 
@@ -77,36 +79,100 @@ def crop_objects(image: Tensor, boxes: Tensor, *, size: int, context: float = 0.
     b = boxes.float()
     c = (b[:, :2] + b[:, 2:]) / 2
     half = (b[:, 2:] - b[:, :2]).max(dim=1).values[:, None] * (0.5 + context)
+    hw = torch.tensor([image.shape[-1], image.shape[-2]], dtype=b.dtype)
+    inside = torch.minimum(torch.maximum(c, half), hw - half)
+    c = torch.where(2 * half <= hw, inside, c)  # shifted into the image where it fits
     square = torch.cat([c - half, c + half], dim=1)  # (N, 4)
     rois = torch.cat([torch.zeros(len(b), 1), square], dim=1)  # (N, 5) batch index first
     crops = roi_align(image[None].float(), rois, output_size=size, aligned=True)
     return crops.round().clamp(0, 255).to(torch.uint8)
 
 
+def clear_objects(masks: Tensor, boxes: Tensor, depth: Tensor, *, canvas: tuple[int, int],
+                  pad: int = 2) -> Tensor:
+    """Which objects are whole: not cut by the image border, not touched by a nearer object.
+
+    masks: bool Tensor[N, H, W] (visible masks), boxes: Tensor[N, 4] XYXY (tight on the
+    visible mask), depth: Tensor[N] (larger is farther) -> bool Tensor[N]. An occluder's
+    visible pixels border the part of the object it hides, so an object counts as
+    occluded when a nearer object's mask enters its box grown by ``pad`` pixels.
+    """
+    h, w = canvas
+    b = boxes.round().long()
+    inside = (b[:, 0] > 0) & (b[:, 1] > 0) & (b[:, 2] < w) & (b[:, 3] < h)
+    keep = inside.clone()
+    for i in range(len(b)):
+        x0, y0 = max(int(b[i, 0]) - pad, 0), max(int(b[i, 1]) - pad, 0)
+        x1, y1 = int(b[i, 2]) + pad, int(b[i, 3]) + pad
+        nearer = depth < depth[i]
+        if nearer.any() and masks[nearer, y0:y1, x0:x1].any():
+            keep[i] = False
+    return keep
+
+
+@dataclass(frozen=True)
+class CropConfig:
+    """How the world-crop data set is drawn (scenes, object sizes, which objects to crop).
+
+    Attributes:
+        image_size: side of the rendered scenes in pixels.
+        num_objects: (min, max) objects per scene.
+        min_size, max_size: object size range in pixels (diameter / person height).
+        clear_only: crop only whole objects (:func:`clear_objects`); otherwise every
+            object whose visible mask covers at least ``min_visible`` of its box.
+        min_visible: the visible-fraction threshold when ``clear_only`` is False.
+        context: margin around the box, as a fraction of its longer side.
+        max_per_scene: most crops taken from one scene (the largest whole ones).
+    """
+
+    image_size: int = 128
+    num_objects: tuple[int, int] = (1, 4)
+    min_size: float = 24.0
+    max_size: float = 56.0
+    clear_only: bool = True
+    min_visible: float = 0.2
+    context: float = 0.2
+    max_per_scene: int = 2
+
+
+def _scene_crops(scene: Scene, cfg: CropConfig, size: int) -> tuple[Tensor, Tensor]:
+    objs = scene.objects
+    boxes = objs.boxes.as_subclass(Tensor)
+    if len(boxes) == 0:
+        return torch.zeros(0, 3, size, size, dtype=torch.uint8), torch.zeros(0, dtype=torch.long)
+    masks = objs.masks.as_subclass(Tensor)
+    area = ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).clamp_min(1)
+    if cfg.clear_only:
+        keep = clear_objects(masks, boxes, objs.depth, canvas=tuple(masks.shape[-2:]))
+    else:
+        keep = masks.flatten(1).sum(1) / area >= cfg.min_visible
+    idx = torch.nonzero(keep).squeeze(1)
+    idx = idx[area[idx].argsort(descending=True)][: cfg.max_per_scene]
+    crops = crop_objects(scene.image.as_subclass(Tensor), boxes[idx], size=size,
+                         context=cfg.context)
+    return crops, objs.labels[idx].long()
+
+
 def world_crops(
-    *, num_scenes: int, size: int = 32, seed: int = 0, image_size: int = 96,
-    min_visible: float = 0.2,
+    *, num_scenes: int, size: int = 32, seed: int = 0, cfg: CropConfig | None = None,
 ) -> ImageSet:
     """Crops of the objects of ``num_scenes`` world scenes; label = the object's class.
 
-    Objects whose visible mask covers less than ``min_visible`` of their box are
-    skipped (heavily occluded crops show mostly other objects).
+    By default only whole objects (not occluded, not cut by the border), at most
+    ``cfg.max_per_scene`` per scene, each with a ``cfg.context`` margin of scene around it.
     """
     from seesall.world import THING_CLASSES, WorldConfig, render_scene
 
-    cfg = WorldConfig(size=(image_size, image_size), num_objects=(2, 5),
-                      min_size=image_size / 5, max_size=image_size / 2.5)
+    cfg = cfg or CropConfig()
+    s = cfg.image_size
+    world = WorldConfig(size=(s, s), num_objects=cfg.num_objects, min_size=cfg.min_size,
+                        max_size=cfg.max_size)
     images, labels = [], []
     for i in range(num_scenes):
-        scene = render_scene(cfg, seed + i)
-        objs = scene.objects
-        boxes = objs.boxes.as_subclass(Tensor)
-        area = ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).clamp_min(1)
-        keep = objs.masks.flatten(1).sum(1) / area >= min_visible if objs.masks is not None \
-            else torch.ones(len(boxes), dtype=torch.bool)
-        images.append(crop_objects(scene.image.as_subclass(Tensor), boxes[keep], size=size))
-        labels.append(objs.labels[keep])
-    return ImageSet(torch.cat(images), torch.cat(labels).long(), tuple(THING_CLASSES))
+        crops, y = _scene_crops(render_scene(world, seed + i), cfg, size)
+        images.append(crops)
+        labels.append(y)
+    return ImageSet(torch.cat(images), torch.cat(labels), tuple(THING_CLASSES))
 
 
 def upsample(images: Tensor, size: int) -> Tensor:

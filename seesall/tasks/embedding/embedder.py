@@ -30,7 +30,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "convnet_crops": partial(embedding_net, "convnet_crops"),
     "fastnet_tiny": partial(embedding_net, "fastnet_tiny"),
 }
-INPUT_SIZES: dict[str, int] = {"convnet_digits": 8, "convnet_crops": 24, "fastnet_tiny": 64}
+INPUT_SIZES: dict[str, int] = {"convnet_digits": 8, "convnet_crops": 32, "fastnet_tiny": 64}
 
 
 def load_embedder(*, model: str | None = None, checkpoint: str | None = None,

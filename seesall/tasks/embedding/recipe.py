@@ -20,6 +20,8 @@ from torch.utils.data import Dataset
 
 from seesall.engine.config import RunConfig
 from seesall.engine.recipe import TaskParts
+from seesall.tasks.embedding.augment import AugmentConfig
+from seesall.tasks.embedding.batch_augment import BatchAugment
 from seesall.tasks.embedding.criterion import ContrastiveCriterion, TripletCriterion, miner_table
 from seesall.tasks.embedding.data import ImageSet, load_digits_images, upsample, world_crops
 from seesall.tasks.embedding.embedder import MODELS, folder_labels, list_images
@@ -46,20 +48,25 @@ def task_config(cfg: RunConfig | None) -> TaskConfig:
 
 
 class ImageSetDataset(Dataset):
-    """An :class:`ImageSet` as a map-style dataset of (uint8 image [3, H, W], label)."""
+    """An :class:`ImageSet` as a map-style dataset of (uint8 image [3, H, W], label, augment).
 
-    def __init__(self, data: ImageSet) -> None:
-        self.data = data
+    ``augment`` (a bool tensor) marks training items: :func:`parts_from_sets`'s ``inputs``
+    augments a batch whose items all carry it, and never an evaluation batch.
+    """
+
+    def __init__(self, data: ImageSet, *, augment: bool = False) -> None:
+        self.data, self.augment = data, torch.tensor(augment)
 
     def __len__(self) -> int:
         return len(self.data)
 
-    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        return self.data.images[i], self.data.labels[i]
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor, Tensor]:
+        return self.data.images[i], self.data.labels[i], self.augment
 
 
-def collate(items: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
-    return torch.stack([a for a, _ in items]), torch.stack([b for _, b in items])
+def collate(items: list[tuple[Tensor, ...]]) -> tuple[Tensor, ...]:
+    """Stack each field: (images [B, 3, H, W], labels [B], augment flags [B])."""
+    return tuple(torch.stack(field) for field in zip(*items, strict=True))
 
 
 def _folder_set(root: Path, size: int) -> ImageSet:
@@ -74,9 +81,9 @@ def _folder_set(root: Path, size: int) -> ImageSet:
 def _datasets(cfg: RunConfig) -> tuple[ImageSet, ImageSet | None]:
     d = cfg.data
     if d.source == "world":
-        train = world_crops(num_scenes=max(1, d.train_size // 2), size=d.image_size,
+        train = world_crops(num_scenes=max(1, d.train_size), size=d.image_size,
                             seed=cfg.trainer.seed)
-        val = world_crops(num_scenes=max(1, d.val_size // 2), size=d.image_size,
+        val = world_crops(num_scenes=max(1, d.val_size), size=d.image_size,
                           seed=cfg.trainer.seed + 10_000_000) if d.val_size > 0 else None
         return train, val
     if d.source == "digits":
@@ -124,28 +131,52 @@ def _loss(emb: Tensor, batch: tuple[Tensor, Tensor], *, criterion: Any) -> dict[
     return {**losses, "total": sum(losses.values())}
 
 
-def build(cfg: RunConfig) -> TaskParts:
-    """Model, mined metric loss, data and retrieval evaluation for one run."""
-    t = task_config(cfg)
+def _criterion(t: TaskConfig) -> TripletCriterion | ContrastiveCriterion:
     if t.loss not in ("triplet", "contrastive"):
         raise ValueError(f"task.loss must be 'triplet' or 'contrastive', got {t.loss!r}")
     miners = miner_table(margin=t.margin, dim=t.dim)
     if t.miner not in miners:
         raise ValueError(f"task.miner {t.miner!r}: choose from {', '.join(miners)}")
-    criterion = (TripletCriterion(miner=miners[t.miner], margin=t.margin, squared=True)
-                 if t.loss == "triplet" else ContrastiveCriterion(margin=t.margin))
-    train, val = _datasets(cfg)
-    size = cfg.data.image_size if cfg.data.source != "digits" else 8
+    return (TripletCriterion(miner=miners[t.miner], margin=t.margin, squared=True)
+            if t.loss == "triplet" else ContrastiveCriterion(margin=t.margin))
+
+
+def _inputs(batch: tuple[Tensor, ...], *, size: int,
+            augment: BatchAugment | None) -> tuple[Tensor]:
+    """The model input of a batch: augmented views for training batches, else resized."""
+    if augment is not None and len(batch) > 2 and bool(batch[2].all()):
+        return (augment(batch[0]),)
+    return (to_input(batch[0], size),)
+
+
+def parts_from_sets(cfg: RunConfig, train: ImageSet, val: ImageSet | None, *, size: int,
+                    augment: AugmentConfig | None = None) -> TaskParts:
+    """Model, mined metric loss and retrieval evaluation on given image sets.
+
+    ``size``: the model's input side; ``augment``: views drawn for training batches
+    (its ``size`` must equal ``size``), None for plain resized images.
+    """
+    if augment is not None and augment.size != size:
+        raise ValueError(f"augment.size {augment.size} must equal the input size {size}")
     return TaskParts(
         model=build_model(cfg.model.name or DEFAULT_MODEL, cfg),
-        loss=functools.partial(_loss, criterion=criterion),
-        inputs=lambda batch: (to_input(batch[0], size),),
+        loss=functools.partial(_loss, criterion=_criterion(task_config(cfg))),
+        inputs=functools.partial(_inputs, size=size,
+                                 augment=BatchAugment(augment) if augment else None),
         postprocess=lambda emb, batch: emb,
         make_evaluator=RetrievalEvaluator,
-        train_set=ImageSetDataset(train),
+        train_set=ImageSetDataset(train, augment=augment is not None),
         val_set=ImageSetDataset(val) if val is not None else None,
         collate=collate,
         class_names=list(train.class_names),
         best_metric="map_at_r",
         best_mode="max",
     )
+
+
+def build(cfg: RunConfig) -> TaskParts:
+    """Model, mined metric loss, data and retrieval evaluation for one run."""
+    _criterion(task_config(cfg))  # option errors before any data is made
+    train, val = _datasets(cfg)
+    size = cfg.data.image_size if cfg.data.source != "digits" else 8
+    return parts_from_sets(cfg, train, val, size=size)

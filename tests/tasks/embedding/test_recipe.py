@@ -25,7 +25,7 @@ def test_recipe_trains_and_checkpoint_embeds(tmp_path: Path) -> None:
         task=recipe.TaskConfig(miner="batch_hard", dim=16),
     )
     parts = recipe.build(cfg)
-    images, labels = recipe.collate([parts.train_set[i] for i in range(32)])
+    images, labels, _ = recipe.collate([parts.train_set[i] for i in range(32)])
     emb = parts.model(*parts.inputs((images, labels)))
     losses = parts.loss(emb, (images, labels))
     assert emb.shape == (32, 16) and losses["total"].requires_grad
