@@ -115,10 +115,13 @@ class SOLO(nn.Module):
         neck: FPN on the backbone (forward(dict) -> dict, feature_specs).
         head: SOLOHead with one grid per neck level in ``levels``.
         levels: neck outputs fed to the head, shallow to deep (e.g. ("p3", "p4", "p5")).
+        level_strides: the stride at which the head sees each level; a level whose neck
+            stride differs is resized bilinearly first (the reference SOLO on P2–P6 sees
+            P2 at stride 8 and P6 at stride 32: (8, 8, 16, 32, 32)). None: the neck's.
     """
 
     def __init__(self, *, backbone: nn.Module, neck: nn.Module, head: SOLOHead,
-                 levels: tuple[str, ...]) -> None:
+                 levels: tuple[str, ...], level_strides: tuple[int, ...] | None = None) -> None:
         super().__init__()
         names = [s.name for s in neck.feature_specs]
         missing = [n for n in levels if n not in names]
@@ -126,11 +129,24 @@ class SOLO(nn.Module):
             raise ValueError(f"levels {missing} are not neck outputs {names}")
         if len(levels) != len(head.grids):
             raise ValueError(f"{len(levels)} levels but the head has {len(head.grids)} grids")
+        neck_strides = {s.name: s.stride for s in neck.feature_specs}
+        strides = tuple(neck_strides[n] for n in levels) if level_strides is None else \
+            tuple(level_strides)
+        if len(strides) != len(levels) or any(s < 1 for s in strides):
+            raise ValueError(f"level_strides {level_strides} must give one positive stride "
+                             f"per level of {list(levels)}")
         self.backbone, self.neck, self.head, self.levels = backbone, neck, head, tuple(levels)
-        strides = {s.name: s.stride for s in neck.feature_specs}
-        self.strides = tuple(strides[n] for n in levels)
+        self.strides = strides
 
     def forward(self, images: Tensor) -> dict[str, list[Tensor]]:
         """images: Tensor[B, 3, H, W] normalised, H and W divisible by the largest stride."""
         feats = self.neck(self.backbone(images))
-        return self.head([feats[n] for n in self.levels])
+        h, w = images.shape[-2:]
+        maps = []
+        for name, stride in zip(self.levels, self.strides, strict=True):
+            x = feats[name]
+            size = (h // stride, w // stride)
+            if tuple(x.shape[-2:]) != size:
+                x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+            maps.append(x)
+        return self.head(maps)

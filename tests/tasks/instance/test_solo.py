@@ -10,7 +10,14 @@ import torch
 from seesall.tasks.instance.matrix_nms import mask_iou_matrix, matrix_nms
 from seesall.tasks.instance.solo_head import cell_masks
 from seesall.tasks.instance.solo_loss import SOLOLossConfig, solo_loss
-from seesall.tasks.instance.solo_models import SOLO_MODELS
+from seesall.tasks.instance.solo_models import (
+    FIVE_LEVELS,
+    SMALL_IMAGE_TARGETS,
+    SOLO_MODELS,
+    THREE_LEVELS,
+    SOLOLevels,
+    backbone_features,
+)
 from seesall.tasks.instance.solo_post import solo_postprocess
 from seesall.tasks.instance.solo_targets import SOLOTargetConfig, solo_level_targets
 
@@ -102,15 +109,16 @@ def test_mask_iou_matrix_matches_sets() -> None:
 
 @pytest.mark.parametrize("name", ["solo_tiny"])
 @pytest.mark.parametrize("mode", ["vanilla", "decoupled"])
-def test_solo_forward_backward_postprocess(name: str, mode: str) -> None:
-    model = SOLO_MODELS[name](num_classes=3, mask_mode=mode)
+@pytest.mark.parametrize("levels", [FIVE_LEVELS, THREE_LEVELS], ids=["five", "three"])
+def test_solo_forward_backward_postprocess(name: str, mode: str, levels: SOLOLevels) -> None:
+    model = SOLO_MODELS[name](num_classes=3, mask_mode=mode, levels=levels)
     out = model(torch.randn(2, 3, 64, 64))
     masks = torch.zeros(2, 2, 64, 64, dtype=torch.bool)
     masks[:, 0, 10:30, 10:30] = True
     masks[:, 1, 30:60, 20:60] = True
     boxes = torch.tensor([[10.0, 10, 30, 30], [20, 30, 60, 60]])
     losses = solo_loss(out, list(masks), [torch.tensor([0, 2])] * 2, [boxes] * 2,
-                       SOLOLossConfig())
+                       SOLOLossConfig(targets=levels.targets))
     sum(losses.values()).backward()
     assert all(torch.isfinite(v) for v in losses.values())
     preds = solo_postprocess(out, grids=model.head.grids, strides=model.strides,
@@ -134,3 +142,38 @@ def test_postprocess_maps_a_confident_cell_back_to_the_image() -> None:
     assert (got & expected).sum() / (got | expected).sum() > 0.75
     torch.testing.assert_close(p.boxes[0].as_subclass(torch.Tensor),
                                torch.tensor([16.0, 8.0, 24.0, 16.0]), atol=1.5, rtol=0)
+
+
+PAPER_GRIDS = (40, 36, 24, 16, 12)
+PAPER_RANGES = ((1, 96), (48, 192), (96, 384), (192, 768), (384, 2048))
+
+
+def test_five_levels_follow_the_paper_scaled_to_world_images() -> None:
+    assert FIVE_LEVELS.names == ("p2", "p3", "p4", "p5", "p6")
+    assert FIVE_LEVELS.strides == (8, 8, 16, 32, 32)  # P2 halved, P6 at P5's size
+    assert FIVE_LEVELS.targets.grids == tuple(round(0.6 * s) for s in PAPER_GRIDS)
+    ranges = FIVE_LEVELS.targets.scale_ranges
+    assert [hi for _, hi in ranges[:4]] == [hi / 6 for _, hi in PAPER_RANGES[:4]]
+    assert [lo for lo, _ in ranges[1:]] == [lo / 6 for lo, _ in PAPER_RANGES[1:]]
+    assert SMALL_IMAGE_TARGETS == FIVE_LEVELS.targets  # the table's default
+    assert backbone_features(FIVE_LEVELS) == ("c2", "c3", "c4", "c5")
+    assert backbone_features(THREE_LEVELS) == ("c3", "c4", "c5")
+
+
+@pytest.mark.parametrize("levels", [FIVE_LEVELS, THREE_LEVELS], ids=["five", "three"])
+def test_solo_level_shapes(levels: SOLOLevels) -> None:
+    model = SOLO_MODELS["solo_tiny"](num_classes=3, levels=levels)
+    assert model.levels == levels.names and model.strides == levels.strides
+    out = model(torch.randn(1, 3, 64, 96))
+    for level, (s, stride) in enumerate(zip(levels.targets.grids, levels.strides, strict=True)):
+        assert out["cate"][level].shape == (1, 3, s, s)
+        # the mask branch is upsampled ×2: maps at half the level's stride
+        assert out["mask_x"][level].shape == (1, s, 2 * 64 // stride, 2 * 96 // stride)
+
+
+def test_solo_levels_are_checked() -> None:
+    with pytest.raises(ValueError, match="one entry per level"):
+        SOLOLevels(names=("p3", "p4"), strides=(8, 16), targets=THREE_LEVELS.targets)
+    with pytest.raises(ValueError, match="p7"):
+        SOLOLevels(names=("p5", "p7"), strides=(32, 128),
+                   targets=SOLOTargetConfig(grids=(4, 2), scale_ranges=((0, 1), (1, 2))))
