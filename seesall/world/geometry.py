@@ -17,7 +17,7 @@ import math
 import cv2
 import numpy as np
 
-from seesall.world.classes import PERSON, PERSON_SKELETON, THING_CLASSES
+from seesall.world.classes import PERSON, PERSON_KEYPOINTS, PERSON_SKELETON, THING_CLASSES
 
 SUBPIXEL_BITS = 4
 """Fixed-point bits of the vertex coordinates handed to OpenCV's polygon filler."""
@@ -149,8 +149,20 @@ _LIMB_B = np.array([b for _, b in PERSON_SKELETON[1:]])
 _UNIT_24, _UNIT_12 = _ngon(24), _ngon(12)
 
 
-def _person_parts(kp_img: np.ndarray, scale: float) -> list[np.ndarray]:
-    """Convex polygons (image coordinates) that make up a person: head, limbs and joints."""
+def _ends(sizes: list[int]) -> tuple[int, ...]:
+    """Offsets (0, n0, n0 + n1, ...) of contours of ``sizes`` points stacked in one array."""
+    return tuple(int(e) for e in np.cumsum([0, *sizes]))
+
+
+_SHAPE_POINTS = {THING_CLASSES.index(k): np.concatenate(v) for k, v in SHAPES.items()}
+_SHAPE_ENDS = {THING_CLASSES.index(k): _ends([len(c) for c in v]) for k, v in SHAPES.items()}
+_PERSON_ENDS = _ends([len(_UNIT_24)] + [4] * len(_LIMB_A) + [len(_UNIT_12)]
+                     * (len(PERSON_KEYPOINTS) - 1))
+
+
+def _person_parts(kp_img: np.ndarray, scale: float) -> np.ndarray:
+    """The convex polygons (image coordinates) that make up a person, stacked [P, 2]: head,
+    limbs and joints (split by ``_PERSON_ENDS``)."""
     hw = max(LIMB_HALF_WIDTH * scale, MIN_LIMB_PX)
     a, b = kp_img[_LIMB_A], kp_img[_LIMB_B]  # (L, 2) limb ends
     d = b - a
@@ -159,7 +171,23 @@ def _person_parts(kp_img: np.ndarray, scale: float) -> list[np.ndarray]:
     quads = np.stack([a + n, b + n, b - n, a - n], 1)  # (L, 4, 2)
     discs = kp_img[1:, None, :] + hw * _UNIT_12  # (K - 1, 12, 2)
     head = kp_img[0] + max(HEAD_RADIUS * scale, 1.2) * _UNIT_24
-    return [head, *quads, *discs]
+    return np.concatenate([head, quads.reshape(-1, 2), discs.reshape(-1, 2)])
+
+
+def outline_points(label: int, pose: np.ndarray, angles: np.ndarray | None
+                   ) -> tuple[np.ndarray, tuple[int, ...], np.ndarray | None]:
+    """Image-space polygons of a thing stacked in one array, and its keypoints.
+
+    Returns:
+        (points, ends, keypoints): points Tensor[P, 2]; contour i is
+        points[ends[i]:ends[i + 1]]; for a person every contour is a convex part filled
+        on its own, for shapes all contours are filled together (even-odd). keypoints is
+        Tensor[K, 2] or None for shapes.
+    """
+    if label == PERSON:
+        kp = apply(pose, person_keypoints(angles))
+        return _person_parts(kp, float(math.hypot(pose[0, 0], pose[1, 0]))), _PERSON_ENDS, kp
+    return apply(pose, _SHAPE_POINTS[label]), _SHAPE_ENDS[label], None
 
 
 def outline(label: int, pose: np.ndarray, angles: np.ndarray | None
@@ -171,10 +199,8 @@ def outline(label: int, pose: np.ndarray, angles: np.ndarray | None
         contour is a convex part filled on its own, for shapes all contours are filled
         together (even-odd). keypoints is Tensor[K, 2] or None.
     """
-    if label == PERSON:
-        kp = apply(pose, person_keypoints(angles))
-        return _person_parts(kp, float(math.hypot(pose[0, 0], pose[1, 0]))), kp
-    return [apply(pose, c) for c in SHAPES[THING_CLASSES[label]]], None
+    points, ends, kp = outline_points(label, pose, angles)
+    return [points[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)], kp
 
 
 def rasterise(label: int, contours: list[np.ndarray], size: tuple[int, int]
@@ -185,24 +211,31 @@ def rasterise(label: int, contours: list[np.ndarray], size: tuple[int, int]
         (x0, y0, mask) with mask a uint8 array [h, w] of 0/1 whose pixel (0, 0) is image
         pixel (x0, y0), or None when the shape misses the image.
     """
+    return rasterise_points(label, np.concatenate(contours), _ends([len(c) for c in contours]),
+                            size)
+
+
+def rasterise_points(label: int, points: np.ndarray, ends: tuple[int, ...],
+                     size: tuple[int, int]) -> tuple[int, int, np.ndarray] | None:
+    """``rasterise`` of contours stacked as by ``outline_points``."""
     h, w = size
-    allpts = np.concatenate(contours)  # (P, 2)
-    lo, hi = allpts.min(0), allpts.max(0)
-    x0 = max(math.floor(lo[0]) - 1, 0)
-    y0 = max(math.floor(lo[1]) - 1, 0)
-    x1 = min(math.ceil(hi[0]) + 2, w)
-    y1 = min(math.ceil(hi[1]) + 2, h)
+    one = 1 << SUBPIXEL_BITS
+    pts = np.rint(points * one).astype(np.int32)  # fixed point
+    bx, by, bw, bh = cv2.boundingRect(pts)  # bw = max x - min x + 1
+    x0 = max((bx >> SUBPIXEL_BITS) - 1, 0)
+    y0 = max((by >> SUBPIXEL_BITS) - 1, 0)
+    x1 = min(-(-(bx + bw - 1) >> SUBPIXEL_BITS) + 2, w)  # ceil of the largest x, + 2
+    y1 = min(-(-(by + bh - 1) >> SUBPIXEL_BITS) + 2, h)
     if x1 <= x0 or y1 <= y0:
         return None
+    pts -= np.array([x0 * one, y0 * one], np.int32)
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    pts = np.round((allpts - (x0, y0)) * (1 << SUBPIXEL_BITS)).astype(np.int32)
-    ends = [0]
-    for c in contours:
-        ends.append(ends[-1] + len(c))
-    fixed = [pts[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)]
     if label == PERSON:
-        for part in fixed:
-            cv2.fillConvexPoly(mask, part, 1, cv2.LINE_8, SUBPIXEL_BITS)
+        for a, b in zip(ends[:-1], ends[1:], strict=True):
+            cv2.fillConvexPoly(mask, pts[a:b], 1, cv2.LINE_8, SUBPIXEL_BITS)
+    elif len(ends) == 2:
+        cv2.fillPoly(mask, [pts], 1, cv2.LINE_8, shift=SUBPIXEL_BITS)
     else:
-        cv2.fillPoly(mask, fixed, 1, cv2.LINE_8, shift=SUBPIXEL_BITS)
+        cv2.fillPoly(mask, [pts[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)], 1,
+                     cv2.LINE_8, shift=SUBPIXEL_BITS)
     return x0, y0, mask

@@ -14,7 +14,7 @@ import numpy as np
 
 from seesall.world.background import Backdrop
 from seesall.world.classes import semantic_id_of_thing
-from seesall.world.geometry import compose, outline, rasterise, snap
+from seesall.world.geometry import compose, outline_points, rasterise_points, snap
 from seesall.world.textures import paint
 from seesall.world.things import Thing
 
@@ -66,9 +66,9 @@ def paint_frame(backdrop: Backdrop, things: list[Thing], size: tuple[int, int],
     regions: list[Region | None] = []
     keypoints: list[np.ndarray | None] = []
     for i, (thing, pose, ang) in enumerate(zip(things, poses, angles, strict=True)):
-        contours, kp = outline(thing.label, pose, ang)
+        points, ends, kp = outline_points(thing.label, pose, ang)
         keypoints.append(kp)
-        filled = rasterise(thing.label, contours, size)
+        filled = rasterise_points(thing.label, points, ends, size)
         if filled is None:
             regions.append(None)
             continue
