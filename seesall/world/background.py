@@ -106,21 +106,21 @@ def _stuff(rng: np.random.Generator, cfg: WorldConfig, size: tuple[int, int], ma
     # Sky: a vertical gradient between two random colours.
     c0, c1 = textures.random_colour(rng), textures.random_colour(rng)
     t = (rows[:horizon] / max(horizon, 1))[:, None]
-    column = (c0 + t * (c1 - c0)).round().astype(np.uint8)[:, None, :]  # (horizon, 1, 3)
-    column = np.concatenate([column, np.full((horizon, 1, 1), 255, np.uint8)], 2)
+    column = np.full((horizon, 1, 4), 255, np.uint8)
+    column[:, 0, :3] = (c0 + t * (c1 - c0)).round()  # (horizon, 3), values in [0, 255]
     if horizon:
-        image[:horizon] = cv2.resize(column, (w, horizon), interpolation=cv2.INTER_NEAREST)
+        cv2.resize(column, (w, horizon), dst=image[:horizon], interpolation=cv2.INTER_NEAREST)
     stuff[:horizon] = SKY
     depth[:horizon] = SKY_DEPTH
     # Ground: a textured region with depth by row.
     _texture_rect(rng, cfg, image, (0, horizon, w, h))
     stuff[horizon:] = GROUND
-    depth[horizon:] = _ground_depth(rows[horizon:], horizon, h)[:, None]
+    depth[horizon:] = _ground_depth(rows[horizon:], horizon, h).astype(np.float32)[:, None]
     if rng.random() < 0.6:
         if rng.random() < 0.3:  # indoors: the wall spans the width
             xa, xb = 0, w
         else:
-            xa, xb = np.sort(rng.integers(0, w + 1, 2))
+            xa, xb = sorted(rng.integers(0, w + 1, 2).tolist())
         top = int(rng.uniform(0, horizon)) if rng.random() < 0.7 else 0
         base = int(horizon + rng.uniform(0.0, 0.4) * (h - horizon))
         if xb > xa and base > top:
@@ -139,5 +139,5 @@ def _texture_rect(rng: np.random.Generator, cfg: WorldConfig, image: np.ndarray,
     kind = cfg.textures[int(rng.integers(len(cfg.textures)))]
     extent = max(x1 - x0, y1 - y0) / 2
     tile, m, border = textures.texture(rng, kind, 0.5, extent, coarse=COARSE)
-    m = translation((x1 - x0) / 2, (y1 - y0) / 2) @ m
+    m[:2, 2] += ((x1 - x0) / 2, (y1 - y0) / 2)  # translation((x1 - x0) / 2, ...) @ m
     textures.paint_coarse(tile, m, (y1 - y0, x1 - x0), border, COARSE, dst=image[y0:y1, x0:x1])

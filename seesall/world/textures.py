@@ -192,8 +192,10 @@ def paint_coarse(texture: np.ndarray, to_target: np.ndarray, size: tuple[int, in
     sh, sw = -(-h // factor), -(-w // factor)
     # Canvas pixel x sits at coarse pixel (x + 0.5) * sw / w - 0.5 (OpenCV's resize grid).
     fx, fy = sw / w, sh / h
-    to_coarse = np.array([[fx, 0.0, 0.5 * fx - 0.5], [0.0, fy, 0.5 * fy - 0.5], [0.0, 0.0, 1.0]])
-    coarse = paint(texture, to_coarse @ to_target, (sh, sw), border)
+    a, b, c, d, e, f = to_target[:2].ravel().tolist()
+    to_coarse = np.array([[fx * a, fx * b, fx * c + (0.5 * fx - 0.5)],
+                          [fy * d, fy * e, fy * f + (0.5 * fy - 0.5)]])  # (scale, shift) @ m
+    coarse = paint(texture, to_coarse, (sh, sw), border)
     return cv2.resize(coarse, (w, h), dst=dst, interpolation=cv2.INTER_LINEAR)
 
 
