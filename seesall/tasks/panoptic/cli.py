@@ -122,9 +122,11 @@ def segments_info(pan: torch.Tensor, segments: list[Segment]) -> list[dict[str, 
 
 
 def panoptic_overlay(image: torch.Tensor, pan: torch.Tensor, segments: list[Segment],
-                     class_names: list[str], num_stuff: int, alpha: float) -> torch.Tensor:
+                     class_names: list[str], alpha: float) -> torch.Tensor:
     """Stuff segments in their class colour blended over the image, then every thing
-    segment as a mask with its box and caption. Tensor[3, H, W] uint8 -> same."""
+    segment as a mask with its box and caption; colours index one palette over all
+    ``class_names`` (the semantic classes), so stuff and things never share one.
+    Tensor[3, H, W] uint8 -> same."""
     from torchvision import tv_tensors
     from torchvision.ops import masks_to_boxes
 
@@ -137,7 +139,7 @@ def panoptic_overlay(image: torch.Tensor, pan: torch.Tensor, segments: list[Segm
         if not s.isthing:
             stuff[pan == s.id] = s.category_id
     img = image.as_subclass(torch.Tensor)
-    colours = colorize_semantic(stuff, num_stuff).float()  # (3, H, W)
+    colours = colorize_semantic(stuff, len(class_names)).float()  # (3, H, W)
     blended = torch.where(stuff[None] != IGNORE_INDEX, img * (1 - alpha) + colours * alpha,
                           img.float()).round().to(torch.uint8)
     things = [s for s in segments if s.isthing]
@@ -146,12 +148,12 @@ def panoptic_overlay(image: torch.Tensor, pan: torch.Tensor, segments: list[Segm
     masks = torch.stack([pan == s.id for s in things])  # (N, H, W)
     boxes = masks_to_boxes(masks)
     boxes[:, 2:] += 1.0
-    objs = Objects(labels=torch.tensor([s.category_id - num_stuff for s in things]),
+    objs = Objects(labels=torch.tensor([s.category_id for s in things]),
                    boxes=tv_tensors.BoundingBoxes(boxes, format="XYXY",
                                                   canvas_size=tuple(pan.shape)),
                    masks=tv_tensors.Mask(masks),
                    scores=torch.tensor([s.score for s in things]))
-    return draw_objects(blended, objs, class_names[num_stuff:])
+    return draw_objects(blended, objs, class_names)
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -189,8 +191,8 @@ def predict(args: argparse.Namespace) -> int:
         images.append(image_record(scene))
         annotations.append({"image_id": scene.image_id, "file_name": png,
                             "segments_info": segments_info(pred.panoptic, pred.segments)})
-        save_png(panoptic_overlay(scene.image, pred.panoptic, pred.segments, names, num_stuff,
-                                  args.alpha), out_dir / f"{path.stem}_pred.png")
+        save_png(panoptic_overlay(scene.image, pred.panoptic, pred.segments, names, args.alpha),
+                 out_dir / f"{path.stem}_pred.png")
         print(f"{path.name}: {sum(s.isthing for s in pred.segments)} things, "
               f"{sum(not s.isthing for s in pred.segments)} stuff segments")
     categories = [{"id": i, "name": n, "isthing": int(i >= num_stuff)}
