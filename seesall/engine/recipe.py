@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from seesall.engine.config import RunConfig
 from seesall.engine.evaluation import Evaluator
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -71,3 +73,36 @@ class Recipe(Protocol):
     def build(self, cfg: RunConfig) -> TaskParts:
         """Everything for one run: model, loss, inputs, post-processing, evaluator, data."""
         ...
+
+
+VAL_SEED_OFFSET = 10_000_000
+"""World validation sets start at the training seed + this (disjoint from training)."""
+
+
+def task_options(cfg: RunConfig | None, options: type[T]) -> T:
+    """``cfg.task`` when ``cfg`` is a run of this task (an ``options`` instance), else the
+    defaults of ``options``: recipes call this so that ``build_model(name)`` works alone."""
+    task = getattr(cfg, "task", None)
+    return task if isinstance(task, options) else options()
+
+
+def pick_model(task: str, models: Mapping[str, Callable[..., Any]], name: str) -> Callable[..., Any]:
+    """The factory of ``name`` in a task's model table, or a ValueError listing the table."""
+    if name not in models:
+        raise ValueError(f"unknown {task} model {name!r}; choose from {', '.join(models)}")
+    return models[name]
+
+
+def world_splits(cfg: RunConfig, kind: str, world: Any, seed: int) -> tuple[Dataset, Dataset | None]:
+    """Training and validation sets (``cfg.data.train_size`` / ``val_size`` items) of world
+    ``kind`` ("scene", "pair" or "clip") drawn with ``world`` (a ``WorldConfig``); the
+    validation seeds start ``VAL_SEED_OFFSET`` after the training seeds. No validation set
+    when ``val_size`` is 0. Raises ValueError unless ``cfg.data.source`` is "world"."""
+    from seesall.world.dataset import WorldDataset
+
+    d = cfg.data
+    if d.source != "world":
+        raise ValueError(f"this task trains on the world only for now, got data.source {d.source!r}")
+    train = WorldDataset(kind, d.train_size, world, seed=seed)
+    val = WorldDataset(kind, d.val_size, world, seed=seed + VAL_SEED_OFFSET) if d.val_size > 0 else None
+    return train, val

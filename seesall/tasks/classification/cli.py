@@ -11,6 +11,7 @@ from seesall.engine.checkpoint import load_checkpoint
 from seesall.engine.config import build_run_config
 from seesall.engine.data import eval_loader
 from seesall.engine.evaluation import evaluate as run_evaluation
+from seesall.engine.recipe import VAL_SEED_OFFSET, task_options
 from seesall.engine.transfer import freeze_batchnorm
 from seesall.io.atomic import write_json
 from seesall.tasks.classification import recipe
@@ -68,7 +69,7 @@ def evaluate(args: argparse.Namespace) -> int:
         raise ValueError("--num and --batch-size must be >= 1")
     model, cfg, classes = _model_and_config(args)
     if args.data == "world":
-        seed = args.seed if args.seed is not None else recipe.task_config(cfg).world_seed + recipe.VAL_SEED_OFFSET
+        seed = args.seed if args.seed is not None else task_options(cfg, recipe.TaskConfig).world_seed + VAL_SEED_OFFSET
         dataset = recipe.world_crops(cfg, n=args.num, seed=seed)
     else:
         dataset = ImageFolderDataset(Path(args.data), crop_size=cfg.data.image_size, classes=classes)

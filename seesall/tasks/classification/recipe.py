@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from seesall.engine.config import RunConfig
-from seesall.engine.recipe import TaskParts
+from seesall.engine.recipe import VAL_SEED_OFFSET, TaskParts, pick_model, task_options
 from seesall.nn.backbones import normalize_image
 from seesall.tasks.classification.data import (
     ImageFolderDataset,
@@ -24,8 +24,6 @@ from seesall.world import WorldConfig
 
 NAME = "classification"
 DEFAULT_MODEL = "classifier_small"
-VAL_SEED_OFFSET = 10_000_000
-"""World validation crops use scene seeds from world_seed + this (disjoint from training)."""
 
 
 @dataclass(frozen=True)
@@ -38,19 +36,15 @@ class TaskConfig:
     label_smoothing: float = field(default=0.0, metadata={"help": "cross-entropy label smoothing"})
 
 
-def task_config(cfg: RunConfig | None) -> TaskConfig:
-    return cfg.task if cfg is not None and isinstance(cfg.task, TaskConfig) else TaskConfig()
-
-
 def world_crops(cfg: RunConfig, *, n: int, seed: int) -> WorldCrops:
     """n world crops of the run's crop size and world settings, scenes from ``seed``."""
-    t = task_config(cfg)
+    t = task_options(cfg, TaskConfig)
     world = WorldConfig(size=(t.scene_size, t.scene_size), num_objects=(1, max(t.max_objects, 1)))
     return WorldCrops(n=n, crop_size=cfg.data.image_size, seed=seed, world=world)
 
 
 def _datasets(cfg: RunConfig) -> tuple[Dataset, Dataset | None, list[str]]:
-    d, t = cfg.data, task_config(cfg)
+    d, t = cfg.data, task_options(cfg, TaskConfig)
     if d.source == "world":
         train = world_crops(cfg, n=d.train_size, seed=t.world_seed)
         val = None
@@ -68,9 +62,7 @@ def _datasets(cfg: RunConfig) -> tuple[Dataset, Dataset | None, list[str]]:
 
 def build_model(name: str, cfg: RunConfig | None = None, num_classes: int | None = None) -> nn.Module:
     """Model ``name`` with the world's classes (or ``num_classes``)."""
-    if name not in MODELS:
-        raise ValueError(f"unknown classification model {name!r}; choose from {', '.join(MODELS)}")
-    return MODELS[name](num_classes=num_classes or len(world_class_names()))
+    return pick_model(NAME, MODELS, name)(num_classes=num_classes or len(world_class_names()))
 
 
 def model_inputs(batch: tuple[Tensor, Tensor]) -> tuple[Tensor]:
@@ -91,7 +83,7 @@ def build(cfg: RunConfig) -> TaskParts:
     model = build_model(cfg.model.name or DEFAULT_MODEL, cfg, num_classes=len(classes))
     return TaskParts(
         model=model,
-        loss=functools.partial(_loss, label_smoothing=task_config(cfg).label_smoothing),
+        loss=functools.partial(_loss, label_smoothing=task_options(cfg, TaskConfig).label_smoothing),
         inputs=model_inputs,
         postprocess=postprocess_batch,
         make_evaluator=TopKAccuracy,

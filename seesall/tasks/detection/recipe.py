@@ -23,16 +23,14 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset, Subset
 
 from seesall.engine.config import RunConfig
-from seesall.engine.recipe import TaskParts
+from seesall.engine.recipe import TaskParts, pick_model, task_options, world_splits
 from seesall.structures import Objects, SceneBatch, collate
 from seesall.tasks.detection.coco_eval import CocoEvaluator
 from seesall.tasks.detection.models import DETECTORS, Detector
 from seesall.world import THING_CLASSES, WorldConfig
-from seesall.world.dataset import WorldDataset
 
 NAME = "detection"
 DEFAULT_MODEL = "retinanet_small"
-VAL_SEED_OFFSET = 10_000_000
 MINING_SEED_OFFSET = 20_000_000
 
 
@@ -70,10 +68,6 @@ class TaskConfig:
         "help": "unseen images searched for false positives per bootstrapping round"})
 
 
-def _task_cfg(cfg: RunConfig | None) -> TaskConfig:
-    return cfg.task if cfg is not None and isinstance(cfg.task, TaskConfig) else TaskConfig()
-
-
 def _options(name: str, t: TaskConfig) -> dict[str, Any]:
     if name.startswith("retinanet"):
         if t.cls_loss not in ("focal", "ce", "ohem") or t.box_loss not in ("smooth_l1", "giou"):
@@ -97,10 +91,9 @@ MODELS: dict[str, Any] = {name: _factory(name) for name in DETECTORS}
 
 def build_model(name: str, cfg: RunConfig | None = None,
                 num_classes: int | None = None) -> DetectorModule:
-    if name not in MODELS:
-        raise ValueError(f"unknown detection model {name!r}; choose from {', '.join(MODELS)}")
+    factory = pick_model(NAME, MODELS, name)
     n = len(THING_CLASSES) if num_classes is None else num_classes
-    return MODELS[name](num_classes=n, **_options(name, _task_cfg(cfg)))
+    return factory(num_classes=n, **_options(name, task_options(cfg, TaskConfig)))
 
 
 def _inputs(batch: SceneBatch, *, hard: dict[int, Tensor]) -> tuple[Any, ...]:
@@ -149,9 +142,7 @@ def _datasets(cfg: RunConfig, t: TaskConfig) -> tuple[Dataset, Dataset | None, l
     if d.source == "world":
         world = WorldConfig(size=(d.image_size, d.image_size),
                             num_objects=(1, max(t.max_objects, 1)))
-        train = WorldDataset("scene", d.train_size, world, seed=t.world_seed)
-        val = (WorldDataset("scene", d.val_size, world, seed=t.world_seed + VAL_SEED_OFFSET)
-               if d.val_size > 0 else None)
+        train, val = world_splits(cfg, "scene", world, t.world_seed)
         return train, val, list(THING_CLASSES)
     if d.source.startswith("coco:"):
         from seesall.io.coco_read import CocoDataset
@@ -166,7 +157,7 @@ def _datasets(cfg: RunConfig, t: TaskConfig) -> tuple[Dataset, Dataset | None, l
 
 def build(cfg: RunConfig) -> TaskParts:
     """Model, losses, data and COCO box-AP evaluation for one run."""
-    t = _task_cfg(cfg)
+    t = task_options(cfg, TaskConfig)
     train_set, val_set, names = _datasets(cfg, t)
     module = build_model(cfg.model.name or DEFAULT_MODEL, cfg, num_classes=len(names))
     hard: dict[int, Tensor] = {}

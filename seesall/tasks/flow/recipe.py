@@ -9,20 +9,17 @@ from typing import Any
 from torch import Tensor, nn
 
 from seesall.engine.config import RunConfig
-from seesall.engine.recipe import TaskParts
+from seesall.engine.recipe import TaskParts, pick_model, task_options, world_splits
 from seesall.tasks.flow.data import FlowBatch, stack_pairs
 from seesall.tasks.flow.loss import multiscale_epe_loss
 from seesall.tasks.flow.metrics import FlowMetrics
 from seesall.tasks.flow.models import MODELS as FLOW_MODELS
 from seesall.tasks.flow.predict import normalize_images, postprocess
 from seesall.world import WorldConfig
-from seesall.world.dataset import WorldDataset
 
 NAME = "flow"
 MODELS: dict[str, Any] = FLOW_MODELS
 DEFAULT_MODEL = "flownet_s_tiny"
-VAL_SEED_OFFSET = 10_000_000
-"""Validation pairs use seeds from world_seed + this (disjoint from training)."""
 
 
 @dataclass(frozen=True)
@@ -34,9 +31,7 @@ class TaskConfig:
 
 
 def build_model(name: str, cfg: RunConfig | None = None) -> nn.Module:
-    if name not in MODELS:
-        raise ValueError(f"unknown flow model {name!r}; choose from {', '.join(MODELS)}")
-    return MODELS[name]()
+    return pick_model(NAME, MODELS, name)()
 
 
 def _inputs(batch: FlowBatch) -> tuple[Tensor, Tensor]:
@@ -77,13 +72,11 @@ class FlowEvaluator:
 
 def build(cfg: RunConfig) -> TaskParts:
     """FlowNet, multi-scale EPE, world pairs of ``data.image_size`` (a multiple of 64), EPE."""
-    t = cfg.task if isinstance(cfg.task, TaskConfig) else TaskConfig()
-    d = cfg.data
-    if d.source != "world":
-        raise ValueError(f"flow training reads the world only for now, got data.source {d.source!r}")
+    t, d = task_options(cfg, TaskConfig), cfg.data
     if d.image_size % 64:
         raise ValueError(f"data.image_size must be a multiple of 64 for FlowNets, got {d.image_size}")
     world = WorldConfig(size=(d.image_size, d.image_size), num_objects=(1, max(t.max_objects, 1)))
+    train_set, val_set = world_splits(cfg, "pair", world, t.world_seed)
     model = build_model(cfg.model.name or DEFAULT_MODEL, cfg)
     div = float(model.div_flow)
     return TaskParts(
@@ -92,9 +85,8 @@ def build(cfg: RunConfig) -> TaskParts:
         inputs=_inputs,
         postprocess=functools.partial(_postprocess, div_flow=div),
         make_evaluator=FlowEvaluator,
-        train_set=WorldDataset("pair", d.train_size, world, seed=t.world_seed),
-        val_set=(WorldDataset("pair", d.val_size, world, seed=t.world_seed + VAL_SEED_OFFSET)
-                 if d.val_size > 0 else None),
+        train_set=train_set,
+        val_set=val_set,
         collate=stack_pairs,
         best_metric="EPE",
         best_mode="min",

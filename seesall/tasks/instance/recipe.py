@@ -16,18 +16,16 @@ from typing import Any
 from torch import Tensor, nn
 
 from seesall.engine.config import RunConfig
-from seesall.engine.recipe import TaskParts
+from seesall.engine.recipe import TaskParts, pick_model, task_options, world_splits
 from seesall.nn.backbones import normalize_image
 from seesall.structures import Objects, SceneBatch, collate
 from seesall.tasks.detection.coco_eval import CocoEvaluator
 from seesall.tasks.instance.mask_rcnn import MaskRCNN
 from seesall.tasks.instance.models import INSTANCE_MODELS, Segmenter
 from seesall.world import THING_CLASSES, WorldConfig
-from seesall.world.dataset import WorldDataset
 
 NAME = "instance"
 DEFAULT_MODEL = "mask_rcnn_small"
-VAL_SEED_OFFSET = 10_000_000
 
 
 class SegmenterModule(nn.Module):
@@ -64,14 +62,8 @@ class TaskConfig:
     max_objects: int = field(default=6, metadata={"help": "most objects per world scene"})
 
 
-def _task_cfg(cfg: RunConfig | None) -> TaskConfig:
-    return cfg.task if cfg is not None and isinstance(cfg.task, TaskConfig) else TaskConfig()
-
-
 def build_model(name: str, cfg: RunConfig | None = None) -> nn.Module:
-    if name not in MODELS:
-        raise ValueError(f"unknown instance model {name!r}; choose from {', '.join(MODELS)}")
-    return MODELS[name](num_classes=len(THING_CLASSES))
+    return pick_model(NAME, MODELS, name)(num_classes=len(THING_CLASSES))
 
 
 def inputs(batch: SceneBatch) -> tuple[Tensor, list[Objects], list[tuple[int, int]]]:
@@ -120,14 +112,9 @@ class SegmEvaluator:
 
 def build(cfg: RunConfig) -> TaskParts:
     """Model, losses, world data and COCO mask-AP evaluation for one run."""
-    t, d = _task_cfg(cfg), cfg.data
-    if d.source != "world":
-        raise ValueError(f"instance training reads the world only for now, got data.source "
-                         f"{d.source!r}")
+    t, d = task_options(cfg, TaskConfig), cfg.data
     world = WorldConfig(size=(d.image_size, d.image_size), num_objects=(1, max(t.max_objects, 1)))
-    train_set = WorldDataset("scene", d.train_size, world, seed=t.world_seed)
-    val_set = (WorldDataset("scene", d.val_size, world, seed=t.world_seed + VAL_SEED_OFFSET)
-               if d.val_size > 0 else None)
+    train_set, val_set = world_splits(cfg, "scene", world, t.world_seed)
     module = build_model(cfg.model.name or DEFAULT_MODEL, cfg)
     return TaskParts(
         model=module,

@@ -10,17 +10,15 @@ from typing import Any
 from torch import nn
 
 from seesall.engine.config import RunConfig
-from seesall.engine.recipe import TaskParts
+from seesall.engine.recipe import TaskParts, pick_model, task_options, world_splits
 from seesall.structures import collate
 from seesall.tasks.instance.recipe import SegmenterModule, _loss, _postprocess, inputs
 from seesall.tasks.keypoints.metrics import SYNTHETIC_PERSON_SIGMAS, KeypointEvaluator
 from seesall.tasks.keypoints.models import KEYPOINT_MODELS
 from seesall.world import PERSON_KEYPOINTS, THING_CLASSES, WorldConfig
-from seesall.world.dataset import WorldDataset
 
 NAME = "keypoints"
 DEFAULT_MODEL = "keypoint_rcnn_small"
-VAL_SEED_OFFSET = 10_000_000
 PERSON = THING_CLASSES.index("person")
 
 
@@ -46,14 +44,8 @@ class TaskConfig:
                                metadata={"help": "comma-separated thing classes drawn"})
 
 
-def _task_cfg(cfg: RunConfig | None) -> TaskConfig:
-    return cfg.task if cfg is not None and isinstance(cfg.task, TaskConfig) else TaskConfig()
-
-
 def build_model(name: str, cfg: RunConfig | None = None) -> nn.Module:
-    if name not in MODELS:
-        raise ValueError(f"unknown keypoints model {name!r}; choose from {', '.join(MODELS)}")
-    return MODELS[name](num_classes=len(THING_CLASSES))
+    return pick_model(NAME, MODELS, name)(num_classes=len(THING_CLASSES))
 
 
 class PersonKeypointEvaluator(KeypointEvaluator):
@@ -77,16 +69,11 @@ class PersonKeypointEvaluator(KeypointEvaluator):
 
 
 def build(cfg: RunConfig) -> TaskParts:
-    t, d = _task_cfg(cfg), cfg.data
-    if d.source != "world":
-        raise ValueError(f"keypoint training reads the world only for now, got data.source "
-                         f"{d.source!r}")
+    t, d = task_options(cfg, TaskConfig), cfg.data
     classes = tuple(c.strip() for c in t.world_classes.split(",") if c.strip())
     world = WorldConfig(size=(d.image_size, d.image_size), num_objects=(1, max(t.max_objects, 1)),
                         classes=classes)
-    train_set = WorldDataset("scene", d.train_size, world, seed=t.world_seed)
-    val_set = (WorldDataset("scene", d.val_size, world, seed=t.world_seed + VAL_SEED_OFFSET)
-               if d.val_size > 0 else None)
+    train_set, val_set = world_splits(cfg, "scene", world, t.world_seed)
     module = build_model(cfg.model.name or DEFAULT_MODEL, cfg)
     return TaskParts(
         model=module,

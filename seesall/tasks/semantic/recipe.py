@@ -11,20 +11,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seesall.engine.config import RunConfig
-from seesall.engine.recipe import TaskParts
+from seesall.engine.recipe import TaskParts, pick_model, task_options, world_splits
 from seesall.nn.backbones import normalize_image
 from seesall.structures import IGNORE_INDEX, SceneBatch, collate
 from seesall.tasks.semantic.losses import SemanticLossConfig, semantic_loss
 from seesall.tasks.semantic.metrics import SemanticMetric
 from seesall.tasks.semantic.models import SEMANTIC_MODELS
 from seesall.world import SEMANTIC_CLASSES, WorldConfig
-from seesall.world.dataset import WorldDataset
 
 NAME = "semantic"
 MODELS: dict[str, Any] = SEMANTIC_MODELS
 DEFAULT_MODEL = "unet_small"
-VAL_SEED_OFFSET = 10_000_000
-"""Validation scenes use seeds from world_seed + this (disjoint from training)."""
 
 
 @dataclass(frozen=True)
@@ -42,19 +39,14 @@ class TaskConfig:
     edge: float = field(default=0.0, metadata={"help": "edge-head BCE weight (adds the head)"})
 
 
-def _task_cfg(cfg: RunConfig | None) -> TaskConfig:
-    return cfg.task if cfg is not None and isinstance(cfg.task, TaskConfig) else TaskConfig()
-
-
 def build_model(name: str, cfg: RunConfig | None = None) -> nn.Module:
     """Model ``name`` over the world's semantic classes."""
-    if name not in MODELS:
-        raise ValueError(f"unknown semantic model {name!r}; choose from {', '.join(MODELS)}")
-    t = _task_cfg(cfg)
+    factory = pick_model(NAME, MODELS, name)
+    t = task_options(cfg, TaskConfig)
     kw: dict[str, Any] = {"num_classes": len(SEMANTIC_CLASSES), "edge_head": t.edge > 0}
     if name.startswith("unet"):
         kw.update(up_mode=t.up_mode, skips=t.skips)
-    return MODELS[name](**kw)
+    return factory(**kw)
 
 
 def batch_targets(batch: SceneBatch, device: torch.device) -> Tensor:
@@ -116,14 +108,9 @@ class SemanticEvaluator:
 
 def build(cfg: RunConfig) -> TaskParts:
     """Model, losses, world data and mIoU evaluation for one run."""
-    t, d = _task_cfg(cfg), cfg.data
-    if d.source != "world":
-        raise ValueError(f"semantic training reads the world only for now, got data.source "
-                         f"{d.source!r}")
+    t, d = task_options(cfg, TaskConfig), cfg.data
     world = WorldConfig(size=(d.image_size, d.image_size), num_objects=(1, max(t.max_objects, 1)))
-    train_set = WorldDataset("scene", d.train_size, world, seed=t.world_seed)
-    val_set = (WorldDataset("scene", d.val_size, world, seed=t.world_seed + VAL_SEED_OFFSET)
-               if d.val_size > 0 else None)
+    train_set, val_set = world_splits(cfg, "scene", world, t.world_seed)
     loss_cfg = SemanticLossConfig(ce=t.ce, lovasz=t.lovasz, dice=t.dice, edge=t.edge)
     return TaskParts(
         model=build_model(cfg.model.name or DEFAULT_MODEL, cfg),
