@@ -42,8 +42,10 @@ class Backdrop:
 
     Attributes:
         image: uint8 [Hc, Wc, 4] colours (RGB and 255, see ``textures``).
-        stuff: uint8 [Hc, Wc] index into ``STUFF_CLASSES`` or ``IGNORE_INDEX``.
-        depth: float32 [Hc, Wc] depth of the stuff.
+        stuff: uint8 [H, W] index into ``STUFF_CLASSES`` or ``IGNORE_INDEX``, of the
+            first frame's image area only (canvas pixels margin.. margin + H): the labels
+            of the margin are never read.
+        depth: float32 [H, W] depth of the stuff, of the same area.
         margin: canvas pixels beyond the image on every side.
     """
 
@@ -58,7 +60,7 @@ class Backdrop:
 
     def crop(self, h: int, w: int, copy: bool = True
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(image, stuff, depth) of the first frame: plain slices of the canvas.
+        """(image, stuff, depth) of the first frame: plain slices of the canvas and the labels.
 
         Args:
             copy: copies (default) or views of the canvas (for a caller that paints the
@@ -67,8 +69,8 @@ class Backdrop:
         m = self.margin
         sl = (slice(m, m + h), slice(m, m + w))
         if not copy:
-            return self.image[sl], self.stuff[sl], self.depth[sl]
-        return self.image[sl].copy(), self.stuff[sl].copy(), self.depth[sl].copy()
+            return self.image[sl], self.stuff, self.depth
+        return self.image[sl].copy(), self.stuff.copy(), self.depth.copy()
 
 
 def make_backdrop(rng: np.random.Generator, cfg: WorldConfig, margin: int) -> Backdrop:
@@ -76,14 +78,14 @@ def make_backdrop(rng: np.random.Generator, cfg: WorldConfig, margin: int) -> Ba
     h, w = cfg.size[0] + 2 * margin, cfg.size[1] + 2 * margin
     if cfg.kinematogram:
         image = textures.random_dots(rng, (h, w))
-        return _flat(image, margin)
+        return _flat(image, cfg.size, margin)
     if cfg.photo_backgrounds > 0 and rng.random() < cfg.photo_backgrounds:
-        return _flat(textures.photo_canvas(rng, (h, w)), margin)
+        return _flat(textures.photo_canvas(rng, (h, w)), cfg.size, margin)
     return _stuff(rng, cfg, (h, w), margin)
 
 
-def _flat(image: np.ndarray, margin: int = 0) -> Backdrop:
-    h, w = image.shape[:2]
+def _flat(image: np.ndarray, size: tuple[int, int], margin: int = 0) -> Backdrop:
+    h, w = size
     stuff = np.full((h, w), IGNORE_INDEX, np.uint8)
     depth = np.full((h, w), FLAT_DEPTH, np.float32)
     return Backdrop(image, stuff, depth, margin)
@@ -99,8 +101,6 @@ def _stuff(rng: np.random.Generator, cfg: WorldConfig, size: tuple[int, int], ma
     """Sky above a horizon, ground below, and often a wall standing on the ground."""
     h, w = size
     image = np.empty((h, w, 4), np.uint8)
-    stuff = np.empty((h, w), np.uint8)
-    depth = np.empty((h, w), np.float32)
     horizon = int(margin + rng.uniform(0.15, 0.7) * cfg.size[0])
     rows = np.arange(h, dtype=np.float64)
     # Sky: a vertical gradient between two random colours.
@@ -110,12 +110,18 @@ def _stuff(rng: np.random.Generator, cfg: WorldConfig, size: tuple[int, int], ma
     column[:, 0, :3] = (c0 + t * (c1 - c0)).round()  # (horizon, 3), values in [0, 255]
     if horizon:
         cv2.resize(column, (w, horizon), dst=image[:horizon], interpolation=cv2.INTER_NEAREST)
-    stuff[:horizon] = SKY
-    depth[:horizon] = SKY_DEPTH
     # Ground: a textured region with depth by row.
     _texture_rect(rng, cfg, image, (0, horizon, w, h))
-    stuff[horizon:] = GROUND
-    depth[horizon:] = _ground_depth(rows[horizon:], horizon, h).astype(np.float32)[:, None]
+    # Labels of the image area (canvas rows and columns margin .. margin + H or W).
+    ih, iw = cfg.size
+    stuff = np.empty((ih, iw), np.uint8)
+    depth = np.empty((ih, iw), np.float32)
+    sky = horizon - margin  # image rows above the horizon, in [0, ih]
+    stuff[:sky] = SKY
+    depth[:sky] = SKY_DEPTH
+    stuff[sky:] = GROUND
+    ground_rows = rows[margin + sky:margin + ih]
+    depth[sky:] = _ground_depth(ground_rows, horizon, h).astype(np.float32)[:, None]
     if rng.random() < 0.6:
         if rng.random() < 0.3:  # indoors: the wall spans the width
             xa, xb = 0, w
@@ -125,8 +131,10 @@ def _stuff(rng: np.random.Generator, cfg: WorldConfig, size: tuple[int, int], ma
         base = int(horizon + rng.uniform(0.0, 0.4) * (h - horizon))
         if xb > xa and base > top:
             _texture_rect(rng, cfg, image, (xa, top, xb, base))
-            stuff[top:base, xa:xb] = WALL
-            depth[top:base, xa:xb] = _ground_depth(np.array([base]), horizon, h)[0]
+            sl = (slice(max(top - margin, 0), max(base - margin, 0)),
+                  slice(max(xa - margin, 0), max(xb - margin, 0)))
+            stuff[sl] = WALL
+            depth[sl] = _ground_depth(np.array([base]), horizon, h)[0]
     return Backdrop(image, stuff, depth, margin)
 
 

@@ -122,8 +122,9 @@ def _background(backdrop: Backdrop, size: tuple[int, int], motion: np.ndarray | 
                            borderMode=cv2.BORDER_REFLECT)
     if not labels:
         return image, None, None
-    stuff = cv2.warpAffine(backdrop.stuff, m, (w, h), flags=cv2.INTER_NEAREST,
+    # The labels cover the first frame's image only: beyond it they continue by reflection.
+    stuff = cv2.warpAffine(backdrop.stuff, motion[:2], (w, h), flags=cv2.INTER_NEAREST,
                            borderMode=cv2.BORDER_REFLECT)
-    depth = cv2.warpAffine(backdrop.depth, m, (w, h), flags=cv2.INTER_LINEAR,
+    depth = cv2.warpAffine(backdrop.depth, motion[:2], (w, h), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REFLECT)
     return image, stuff, depth
