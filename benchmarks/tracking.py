@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/tracking.py [--clips 40 --size 128 --clip-length 12]
 
 Detections are the world's per-frame objects corrupted like a detector's output
-(box jitter, missed objects, false positives with lower scores); the trackers
+(box jitter, missed objects, false positives with lower scores) and, with
+``--detector CHECKPOINT`` (a ``seesall train detection`` run), the trained
+detector's own output on every frame; the trackers
 (no motion model / constant velocity / median DIS flow inside the box) associate
 them with the Hungarian algorithm. MOTA / IDF1 come from motmetrics. Mask label
 propagation: the frame-0 masks are carried through the clip by backward warping
@@ -65,6 +67,24 @@ def noisy_detections(objs: Objects, rng: np.random.Generator, *, jitter: float, 
                    scores=torch.cat(scores), ids=torch.arange(len(box)))
 
 
+@torch.no_grad()
+def detector_outputs(checkpoint: str, clips: list[Scene]) -> list[list[Objects]]:
+    """A trained detector (``seesall train detection`` checkpoint) run on every frame."""
+    from seesall.engine.run import load_trained_model
+    from seesall.structures import collate
+    from seesall.tasks.detection import recipe
+
+    module, _, _ = load_trained_model(checkpoint, recipe)
+    out = []
+    for clip in clips:
+        frames = [Scene(image=tv_tensors.Image(f), objects=o)
+                  for f, o in zip(clip.video.as_subclass(torch.Tensor), clip.frame_objects, strict=True)]
+        batch = collate(frames, size_divisible=32)
+        preds = module.detector.predict(batch.images, batch.image_sizes)
+        out.append([p.replace(ids=torch.arange(len(p))) for p in preds])
+    return out
+
+
 def run_tracker(clips: list[Scene], dets: list[list[Objects]], flows: list[list[torch.Tensor]],
                 motion: str, min_score: float) -> tuple[dict, list[list[Objects]]]:
     metric, outputs, t_ms = MOTMetrics(), [], []
@@ -110,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--miss", type=float, default=0.1)
     p.add_argument("--false-pos", type=float, default=0.5)
     p.add_argument("--distractor-speed", type=float, default=0.03, help="fraction of the side per frame")
+    p.add_argument("--detector", default=None, metavar="CHECKPOINT",
+                   help="also track the output of this trained detection run")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -124,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     results, outputs = {}, {}
     for motion in ("none", "velocity", "flow"):
         results[f"tracker_{motion}"], outputs[motion] = run_tracker(clips, dets, flows, motion, min_score=0.5)
+    if args.detector:
+        real = detector_outputs(args.detector, clips)
+        for motion in ("none", "velocity", "flow"):
+            results[f"detector+tracker_{motion}"], outputs[f"detector_{motion}"] = run_tracker(
+                clips, real, flows, motion, min_score=0.5)
     gt_as_pred = [[o for o in c.frame_objects] for c in clips]
     oracle = MOTMetrics()
     for c, outs in zip(clips, gt_as_pred, strict=True):
@@ -133,8 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     results["ground_truth_as_tracks"] = oracle.compute()
     prop = {"dis_fb_check": propagation(clips, 1.0), "dis_no_check": propagation(clips, None)}
     report(results, prop, args)
+    shown = range(min(3, len(clips)))
     tiles = [titled(clip_strip(draw_tracks(clips[i].video, outputs["flow"][i])[::2]),
-                    f"clip {i}: tracker_flow on noisy detections (every 2nd frame)") for i in range(3)]
+                    f"clip {i}: tracker_flow on noisy detections (every 2nd frame)") for i in shown]
+    if args.detector:
+        tiles += [titled(clip_strip(draw_tracks(clips[i].video, outputs["detector_flow"][i])[::2]),
+                         f"clip {i}: tracker_flow on the trained detector (every 2nd frame)") for i in shown]
     save_png(grid(tiles, ncols=1), args.out / "tracking.png")
     return 0
 
@@ -146,7 +177,9 @@ def report(results: dict, prop: dict, args: argparse.Namespace) -> None:
                                             "tracking": results, "mask_propagation_iou_per_frame": prop}, indent=2)
     lines = [f"# Tracking on {args.clips} held-out world clips ({args.size}px, T={args.clip_length})", "",
              f"Detections: ground truth with {args.jitter:.0%} box jitter, {args.miss:.0%} misses, "
-             f"Poisson({args.false_pos}) false positives per frame (scores 0.3-0.7).", "",
+             f"Poisson({args.false_pos}) false positives per frame (scores 0.3-0.7)"
+             + (f"; detector+ rows: the trained detector {args.detector} on every frame." if args.detector
+                else "."), "",
              "| method | MOTA % | IDF1 % | IDSW | FP | FN | MT | ML | ms/frame |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
