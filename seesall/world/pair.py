@@ -124,11 +124,10 @@ def layer_flow(frame: Frame, things: list[Thing], motions: list[np.ndarray],
             continue
         x0, y0, mask = region
         rh, rw = mask.shape
-        shows = frame.ids[y0:y0 + rh, x0:x0 + rw] == i + 1
-        u, v = _affine_field(m, x[:, x0:x0 + rw], y[y0:y0 + rh])
-        shows = shows.view(np.uint8)
-        paste(flow[0, y0:y0 + rh, x0:x0 + rw], np.broadcast_to(u, shows.shape), shows)
-        paste(flow[1, y0:y0 + rh, x0:x0 + rw], np.broadcast_to(v, shows.shape), shows)
+        shows = (frame.ids[y0:y0 + rh, x0:x0 + rw] == i + 1).view(np.uint8)
+        u, v = _affine_field(m, x[:, x0:x0 + rw], y[y0:y0 + rh])  # each (rh, rw)
+        paste(flow[0, y0:y0 + rh, x0:x0 + rw], u, shows)
+        paste(flow[1, y0:y0 + rh, x0:x0 + rw], v, shows)
     return flow
 
 
@@ -152,14 +151,17 @@ def flow_validity(flow: np.ndarray, ids1: np.ndarray, ids2: np.ndarray,
     layer marked in ``exact`` (bool [256] by layer id, see ``integer_layers``) it is a
     pixel and only that pixel is read. One lookup per pixel: frame 2's ids where the
     2x2 block starting there shows one layer, ``NO_LAYER`` elsewhere and outside the
-    image (OpenCV's constant border).
+    image (OpenCV's constant border). The block is looked up at the nearest pixel to
+    (x2 - 0.5, y2 - 0.5), which is the floor except at an integer coordinate, where it
+    is x2 - 1 or x2 (OpenCV rounds half to even): a block holding the landing pixel
+    either way, so the check is at worst stricter there.
     """
     h, w = ids1.shape
-    fx = np.floor(flow[0] + np.arange(w, dtype=np.float32)[None, :])
-    fy = np.floor(flow[1] + np.arange(h, dtype=np.float32)[:, None])
-    valid = _lookup(_uniform_blocks(ids2), fx, fy) == ids1
+    x = np.arange(w, dtype=np.float32)[None, :]
+    y = np.arange(h, dtype=np.float32)[:, None]
+    valid = _lookup(_uniform_blocks(ids2), flow[0] + (x - 0.5), flow[1] + (y - 0.5)) == ids1
     if exact is not None and exact.any():
-        on_pixel = _lookup(ids2, fx, fy) == ids1  # fx, fy are the landing points there
+        on_pixel = _lookup(ids2, flow[0] + x, flow[1] + y) == ids1  # exact pixels there
         np.copyto(valid, on_pixel, where=exact[ids1])
     return valid
 
