@@ -1,10 +1,11 @@
 """Semantic segmentation on the synthetic world: our U-Nets and FCN vs two peers.
 
-    .venv/bin/python benchmarks/segmentation.py [--steps 150 --size 64 --batch 8]
+    .venv/bin/python benchmarks/segmentation.py [--budget 180 --size 64 --batch 8]
 
 Every model is trained from scratch with the same data (world scenes, seeds 0..),
 the same loss (pixel-wise cross-entropy), optimiser (AdamW, lr 2e-3, cosine) and
-number of steps, then evaluated on the same held-out scenes (seeds 10,000,000..):
+training budget (``--budget`` CPU seconds, or a number of steps), then evaluated
+on the same held-out scenes (seeds 10,000,000..):
 mIoU and boundary IoU (Cheng et al. 2021, d = 2 % of the diagonal, at least 1 px).
 Peers: torchvision ``lraspp_mobilenet_v3_large`` (weights=None, weights_backbone=None)
 and ``segmentation_models_pytorch.Unet`` (resnet18 encoder, encoder_weights=None;
@@ -82,14 +83,22 @@ def render(n: int, seed: int, size: int) -> tuple[Tensor, Tensor]:
 
 
 def train(model: nn.Module, images: Tensor, labels: Tensor, steps: int, batch: int,
-          lr: float, seed: int) -> dict[str, float]:
+          lr: float, seed: int, budget: float | None) -> dict[str, float]:
+    """AdamW with cosine decay over ``steps`` steps or, with ``budget``, over that many
+    seconds of this process's CPU time (whichever runs out first)."""
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    cpu0, done = time.process_time(), 0
+
+    def progress() -> float:
+        used = (time.process_time() - cpu0) / budget if budget else 0.0
+        return min(1.0, max(done / steps, used))
+
     model.train()
     times, start = [], time.perf_counter()
-    for _ in range(steps):
+    while progress() < 1.0:
+        for group in opt.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * progress()))
         idx = torch.randint(0, len(images), (batch,), generator=g)
         x, y = images[idx], labels[idx]
         flip = torch.rand(batch, generator=g) < 0.5  # horizontal flips
@@ -100,9 +109,9 @@ def train(model: nn.Module, images: Tensor, labels: Tensor, steps: int, batch: i
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        sched.step()
+        done += 1
         times.append(time.perf_counter() - t0)
-    return {"train_seconds": time.perf_counter() - start, "final_loss": float(loss),
+    return {"train_seconds": time.perf_counter() - start, "final_loss": loss.item(), "steps": done,
             "train_images_per_s": batch / statistics.median(times)}
 
 
@@ -147,13 +156,16 @@ def picture(images: Tensor, labels: Tensor, preds: dict[str, Tensor], path: Path
 
 
 def markdown(rows: dict[str, dict], args: argparse.Namespace) -> str:
-    lines = [f"# Semantic segmentation (world {args.size}×{args.size}, {args.steps} steps × "
+    budget = (f"{args.budget:.0f} CPU seconds of training per model (at most {args.steps} steps)"
+              if getattr(args, "budget", None) else f"{args.steps} steps")
+    lines = [f"# Semantic segmentation (world {args.size}×{args.size}, {budget} × "
              f"batch {args.batch}, {args.train} train / {args.val} held-out scenes)", "",
-             "| model | mIoU | boundary IoU | pixel acc | train img/s | infer ms @256² | params M |",
-             "|---|---|---|---|---|---|---|"]
+             "| model | mIoU | boundary IoU | pixel acc | steps | train img/s | infer ms @256² | params M |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
         lines.append(f"| {name} | {r['mIoU']:.3f} | {r['boundary_iou']:.3f} | "
-                     f"{r['pixel_accuracy']:.3f} | {r['train_images_per_s']:.1f} | "
+                     f"{r['pixel_accuracy']:.3f} | {r.get('steps', args.steps)} | "
+                     f"{r['train_images_per_s']:.1f} | "
                      f"{r['inference_ms_256']:.1f} | {r['params_m']:.2f} |")
     return "\n".join(lines) + "\n"
 
@@ -163,8 +175,8 @@ def merge(names: list[str]) -> None:
     import json
 
     parts = [json.loads((RESULTS / f"{n}.json").read_text()) for n in names]
-    keys = ("steps", "batch", "size", "train", "val", "lr")
-    if any({k: p["config"][k] for k in keys} != {k: parts[0]["config"][k] for k in keys}
+    keys = ("steps", "budget", "batch", "size", "train", "val", "lr")
+    if any({k: p["config"].get(k) for k in keys} != {k: parts[0]["config"].get(k) for k in keys}
            for p in parts):
         raise ValueError(f"results {names} were run with different settings")
     rows = {k: v for p in parts for k, v in p["results"].items()}
@@ -176,6 +188,8 @@ def merge(names: list[str]) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--budget", type=float, default=None,
+                   help="training CPU seconds per model (then --steps is only a cap)")
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--size", type=int, default=64)
@@ -201,7 +215,8 @@ def main() -> None:
     for name in names:
         torch.manual_seed(0)
         model = table[name]()
-        r = train(model, train_x, train_y, args.steps, args.batch, args.lr, seed=0)
+        r = train(model, train_x, train_y, args.steps, args.batch, args.lr, seed=0,
+                  budget=args.budget)
         metrics, preds[name] = evaluate(model, val_x, val_y)
         r.update(metrics, inference_ms_256=inference_ms(model),
                  params_m=sum(q.numel() for q in model.parameters()) / 1e6)
