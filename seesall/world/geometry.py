@@ -216,8 +216,9 @@ def rasterise(label: int, contours: list[np.ndarray], size: tuple[int, int]
 
 
 def rasterise_points(label: int, points: np.ndarray, ends: tuple[int, ...],
-                     size: tuple[int, int]) -> tuple[int, int, np.ndarray] | None:
-    """``rasterise`` of contours stacked as by ``outline_points``."""
+                     size: tuple[int, int], value: int = 1
+                     ) -> tuple[int, int, np.ndarray] | None:
+    """``rasterise`` of contours stacked as by ``outline_points``, filled with ``value``."""
     h, w = size
     one = 1 << SUBPIXEL_BITS
     pts = np.rint(points * one).astype(np.int32)  # fixed point
@@ -232,10 +233,10 @@ def rasterise_points(label: int, points: np.ndarray, ends: tuple[int, ...],
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     if label == PERSON:
         for a, b in zip(ends[:-1], ends[1:], strict=True):
-            cv2.fillConvexPoly(mask, pts[a:b], 1, cv2.LINE_8, SUBPIXEL_BITS)
+            cv2.fillConvexPoly(mask, pts[a:b], value, cv2.LINE_8, SUBPIXEL_BITS)
     elif len(ends) == 2:
-        cv2.fillPoly(mask, [pts], 1, cv2.LINE_8, shift=SUBPIXEL_BITS)
+        cv2.fillPoly(mask, [pts], value, cv2.LINE_8, shift=SUBPIXEL_BITS)
     else:
-        cv2.fillPoly(mask, [pts[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)], 1,
+        cv2.fillPoly(mask, [pts[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)], value,
                      cv2.LINE_8, shift=SUBPIXEL_BITS)
     return x0, y0, mask

@@ -19,7 +19,7 @@ from seesall.world.textures import paint
 from seesall.world.things import Thing
 
 Region = tuple[int, int, np.ndarray]
-"""(x0, y0, mask): a bool mask whose pixel (0, 0) is image pixel (x0, y0)."""
+"""(x0, y0, mask): a uint8 mask (non-zero inside) whose pixel (0, 0) is image pixel (x0, y0)."""
 
 
 @dataclass
@@ -68,17 +68,15 @@ def paint_frame(backdrop: Backdrop, things: list[Thing], size: tuple[int, int],
     for i, (thing, pose, ang) in enumerate(zip(things, poses, angles, strict=True)):
         points, ends, kp = outline_points(thing.label, pose, ang)
         keypoints.append(kp)
-        filled = rasterise_points(thing.label, points, ends, size)
+        filled = rasterise_points(thing.label, points, ends, size, value=i + 1)
         if filled is None:
             regions.append(None)
             continue
-        x0, y0, mask = filled
-        m = mask.view(bool)
-        regions.append((x0, y0, m))
-        sl = (slice(y0, y0 + m.shape[0]), slice(x0, x0 + m.shape[1]))
-        tex = _texture(thing, pose, x0, y0, m.shape)
-        paste(image[sl], tex, mask)
-        paste(ids[sl], i + 1, mask)
+        x0, y0, mask = filled  # mask: i + 1 inside, 0 outside
+        regions.append(filled)
+        sl = (slice(y0, y0 + mask.shape[0]), slice(x0, x0 + mask.shape[1]))
+        paste(image[sl], _texture(thing, pose, x0, y0, mask.shape), mask)
+        cv2.max(ids[sl], mask, dst=ids[sl])  # ids grow with the painting order: mask wins
     if labels and things:
         _label_things(things, ids, semantic, depth)
     return Frame(image, ids, depth, semantic, regions, keypoints)
