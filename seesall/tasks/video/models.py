@@ -6,6 +6,7 @@ for the models with ``uses_flow = True``, the flow between consecutive frames
 
 * ``PerFrame2D``: a 2D CNN on every frame, frame logits averaged (the baseline
   that cannot see motion: it is blind to the order and displacement of frames).
+* ``SingleFrame``: a 2D CNN on the first frame only.
 * 3D CNNs and SlowFast from ``seesall.nn.video``, wrapped by ``ClipModel``.
 * ``CausalClip``: the causal streaming 3D CNN, clip logits = mean of frame logits.
 * ``TwoStream``: a spatial stream (per-frame 2D on RGB) and a temporal stream
@@ -70,6 +71,20 @@ class PerFrame2D(nn.Module):
         return self.frame_model(frames).view(b, t, -1).mean(dim=1)
 
 
+class SingleFrame(nn.Module):
+    """A 2D model on one frame of the clip (by default the first): what one glance can tell."""
+
+    uses_flow = False
+
+    def __init__(self, *, frame_model: nn.Module, frame: int = 0) -> None:
+        super().__init__()
+        self.frame_model = frame_model
+        self.frame = frame
+
+    def forward(self, video: Tensor, flow: Tensor | None = None) -> Tensor:
+        return self.frame_model(video[:, :, self.frame])  # (B, 3, H, W) -> (B, K)
+
+
 class ClipModel(nn.Module):
     """A 3D network on the whole clip (3D CNN, SlowFast, I3D)."""
 
@@ -127,6 +142,10 @@ def per_frame_2d(*, num_classes: int, clip_length: int = 8) -> PerFrame2D:
     return PerFrame2D(frame_model=frame_cnn(num_classes=num_classes))
 
 
+def single_frame(*, num_classes: int, clip_length: int = 8) -> SingleFrame:
+    return SingleFrame(frame_model=frame_cnn(num_classes=num_classes))
+
+
 def c3d(*, num_classes: int, clip_length: int = 8) -> ClipModel:
     return ClipModel(net=c3d_tiny(num_classes=num_classes))
 
@@ -158,6 +177,7 @@ def two_stream(*, num_classes: int, clip_length: int = 8) -> TwoStream:
 
 MODELS = {
     "per_frame_2d": per_frame_2d,
+    "single_frame": single_frame,
     "c3d": c3d,
     "r3d": r3d,
     "slowfast": slowfast,
