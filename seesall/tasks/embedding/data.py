@@ -123,6 +123,8 @@ class CropConfig:
         min_visible: the visible-fraction threshold when ``clear_only`` is False.
         context: margin around the box, as a fraction of its longer side.
         max_per_scene: most crops taken from one scene (the largest whole ones).
+        textures: the world's procedural textures objects and backgrounds may wear
+            (None: all of them).
     """
 
     image_size: int = 128
@@ -133,6 +135,7 @@ class CropConfig:
     min_visible: float = 0.2
     context: float = 0.2
     max_per_scene: int = 2
+    textures: tuple[str, ...] | None = None
 
 
 def _scene_crops(scene: Scene, cfg: CropConfig, size: int) -> tuple[Tensor, Tensor]:
@@ -166,7 +169,8 @@ def world_crops(
     cfg = cfg or CropConfig()
     s = cfg.image_size
     world = WorldConfig(size=(s, s), num_objects=cfg.num_objects, min_size=cfg.min_size,
-                        max_size=cfg.max_size)
+                        max_size=cfg.max_size, **({"textures": cfg.textures} if cfg.textures
+                                                  else {}))
     images, labels = [], []
     for i in range(num_scenes):
         crops, y = _scene_crops(render_scene(world, seed + i), cfg, size)

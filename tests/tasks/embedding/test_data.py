@@ -65,6 +65,10 @@ def test_world_crops_are_whole_objects_and_deterministic() -> None:
                         cfg=CropConfig(image_size=64, min_size=12, max_size=28,
                                        clear_only=False, min_visible=0.0, max_per_scene=99))
     assert len(loose) > len(a)
+    plain = world_crops(num_scenes=4, size=16, seed=3,
+                        cfg=CropConfig(image_size=64, min_size=12, max_size=28,
+                                       textures=("gradient",)))
+    assert len(plain) > 0 and not torch.equal(plain.images, a.images[: len(plain)])
 
 
 def test_recipe_augments_training_batches_only() -> None:
