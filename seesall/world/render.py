@@ -77,22 +77,10 @@ def paint_frame(backdrop: Backdrop, things: list[Thing], size: tuple[int, int],
         sl = (slice(y0, y0 + mask.shape[0]), slice(x0, x0 + mask.shape[1]))
         paste(image[sl], _texture(thing, pose, x0, y0, mask.shape), mask)
         cv2.max(ids[sl], mask, dst=ids[sl])  # ids grow with the painting order: mask wins
-    if labels and things:
-        _label_things(things, ids, semantic, depth)
+        if labels:
+            paste(depth[sl], thing.depth, mask)
+            paste(semantic[sl], semantic_id_of_thing(thing.label), mask)
     return Frame(image, ids, depth, semantic, regions, keypoints)
-
-
-def _label_things(things: list[Thing], ids: np.ndarray, semantic: np.ndarray,
-                  depth: np.ndarray) -> None:
-    """Write the semantic id and the depth of the thing each pixel shows (ids > 0) into the
-    maps, in place: two table look-ups of the id map, copied where it is non-zero."""
-    sem_of = np.zeros(256, np.uint8)
-    depth_of = np.zeros(256, np.float32)
-    n = len(things)
-    sem_of[1:n + 1] = [semantic_id_of_thing(t.label) for t in things]
-    depth_of[1:n + 1] = [t.depth for t in things]
-    cv2.copyTo(cv2.LUT(ids, sem_of), ids, semantic)
-    cv2.copyTo(cv2.LUT(ids, depth_of), ids, depth)
 
 
 def paste(dst: np.ndarray, src: np.ndarray | float, mask: np.ndarray) -> None:

@@ -38,7 +38,7 @@ def scene_from_frame(cfg: WorldConfig, things: list[Thing], frame: Frame, seed: 
     return Scene(
         image=to_image(frame.image),
         objects=objects,
-        semantic=tv_tensors.Mask(torch.from_numpy(frame.semantic).to(torch.int64)),
+        semantic=tv_tensors.Mask(torch.from_numpy(frame.semantic.astype(np.int64))),
         depth=tv_tensors.Mask(torch.from_numpy(np.ascontiguousarray(frame.depth))),
         image_id=int(seed),
         **fields,
