@@ -48,7 +48,7 @@ def frame_objects(things: list[Thing], frame: Frame, min_visible_area: int) -> O
             continue
         x0, y0, m = region
         sl = (slice(y0, y0 + m.shape[0]), slice(x0, x0 + m.shape[1]))
-        visible = frame.ids[sl] == i + 1
+        visible = frame.shows(i)
         area = int(np.count_nonzero(visible))
         if area < min_visible_area:
             if area and frame.semantic is not None:

@@ -124,7 +124,7 @@ def layer_flow(frame: Frame, things: list[Thing], motions: list[np.ndarray],
             continue
         x0, y0, mask = region
         rh, rw = mask.shape
-        shows = (frame.ids[y0:y0 + rh, x0:x0 + rw] == i + 1).view(np.uint8)
+        shows = frame.shows(i).view(np.uint8)
         u, v = _affine_field(m, x[:, x0:x0 + rw], y[y0:y0 + rh])  # each (rh, rw)
         paste(flow[0, y0:y0 + rh, x0:x0 + rw], u, shows)
         paste(flow[1, y0:y0 + rh, x0:x0 + rw], v, shows)
@@ -136,9 +136,10 @@ def integer_layers(motions: list[np.ndarray]) -> np.ndarray:
     whether the layer's flow is an integer translation in float32 (as ``layer_flow``
     computes it), so that its landing points are exact pixels."""
     exact = np.zeros(256, bool)
-    for i, m in enumerate(motions):
-        a, b, c, d, e, f = (m[:2] - np.eye(2, 3)).astype(np.float32).ravel().tolist()
-        exact[i] = a == b == d == e == 0.0 and c == round(c) and f == round(f)
+    m = (np.stack(motions)[:, :2] - np.eye(2, 3)).astype(np.float32)  # (L, 2, 3)
+    linear_zero = ~m[:, :, :2].reshape(len(motions), 4).any(1)
+    shift_whole = (m[:, :, 2] == np.round(m[:, :, 2])).all(1)
+    exact[:len(motions)] = linear_zero & shift_whole
     return exact
 
 

@@ -7,7 +7,7 @@ nearest layer that covers it; the identity map is what every label is read from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -41,6 +41,15 @@ class Frame:
     semantic: np.ndarray | None
     regions: list[Region | None]
     keypoints: list[np.ndarray | None]
+    _shows: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def shows(self, i: int) -> np.ndarray:
+        """bool [h, w] over region i (not None): where thing i is the nearest layer (cached:
+        the labels and the flow both read it)."""
+        if i not in self._shows:
+            x0, y0, mask = self.regions[i]
+            self._shows[i] = self.ids[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]] == i + 1
+        return self._shows[i]
 
 
 def paint_frame(backdrop: Backdrop, things: list[Thing], size: tuple[int, int],
