@@ -51,6 +51,10 @@ def solo_loss(outputs: dict[str, list[Tensor]], masks: list[Tensor], labels: lis
         ``loss_mask`` (Dice × weight, mean over positive cells).
     """
     cate = outputs["cate"]
+    grids = tuple(int(c.shape[-1]) for c in cate)
+    if grids != tuple(cfg.targets.grids):
+        raise ValueError(f"the model's category grids {grids} differ from the target grids "
+                         f"{tuple(cfg.targets.grids)} of the loss config")
     num_classes = cate[0].shape[1]
     mask_key = "mask" if "mask" in outputs else "mask_x"
     image_size = (int(masks[0].shape[-2]), int(masks[0].shape[-1]))

@@ -172,6 +172,13 @@ def test_solo_level_shapes(levels: SOLOLevels) -> None:
 
 
 def test_solo_levels_are_checked() -> None:
+    model = SOLO_MODELS["solo_tiny"](num_classes=3, levels=FIVE_LEVELS)
+    out = model(torch.randn(1, 3, 64, 64))
+    masks, boxes = torch.zeros(1, 64, 64, dtype=torch.bool), torch.tensor([[0.0, 0, 8, 8]])
+    masks[0, :8, :8] = True
+    with pytest.raises(ValueError, match="grids"):
+        solo_loss(out, [masks], [torch.tensor([0])], [boxes],
+                  SOLOLossConfig(targets=THREE_LEVELS.targets))
     with pytest.raises(ValueError, match="one entry per level"):
         SOLOLevels(names=("p3", "p4"), strides=(8, 16), targets=THREE_LEVELS.targets)
     with pytest.raises(ValueError, match="p7"):
