@@ -72,7 +72,7 @@ def frame_objects(things: list[Thing], frame: Frame, min_visible_area: int) -> O
         boxes=tv_tensors.BoundingBoxes(
             torch.from_numpy(np.array([k[3] for k in kept], np.float32).reshape(n, 4)),
             format="XYXY", canvas_size=(h, w)),
-        masks=tv_tensors.Mask(torch.from_numpy(masks)),
+        masks=torch.from_numpy(masks).as_subclass(tv_tensors.Mask),
         keypoints=tv_tensors.KeyPoints(torch.from_numpy(keypoints), canvas_size=(h, w)),
         visibility=torch.from_numpy(visibility),
         ids=torch.from_numpy(np.array([k[0].track_id for k in kept], np.int64)),
@@ -104,4 +104,4 @@ def to_image(array: np.ndarray) -> tv_tensors.Image:
     split: faster than a transpose)."""
     planes = np.empty((array.shape[2], *array.shape[:2]), np.uint8)
     cv2.split(array, list(planes))  # writes into the views
-    return tv_tensors.Image(torch.from_numpy(planes[:3]))
+    return torch.from_numpy(planes[:3]).as_subclass(tv_tensors.Image)  # no checks needed

@@ -99,7 +99,7 @@ def render_pair(cfg: WorldConfig, seed: int) -> Scene:
     valid = flow_validity(flow, frame1.ids, frame2.ids, integer_layers([bg, *motions]))
     return scene_from_frame(cfg, things, frame1, seed, image2=to_image(frame2.image),
                             flow=Flow(torch.from_numpy(flow)),
-                            flow_valid=tv_tensors.Mask(torch.from_numpy(valid)))
+                            flow_valid=torch.from_numpy(valid).as_subclass(tv_tensors.Mask))
 
 
 def _affine_field(m: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

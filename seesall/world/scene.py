@@ -38,8 +38,8 @@ def scene_from_frame(cfg: WorldConfig, things: list[Thing], frame: Frame, seed: 
     return Scene(
         image=to_image(frame.image),
         objects=objects,
-        semantic=tv_tensors.Mask(torch.from_numpy(frame.semantic.astype(np.int64))),
-        depth=tv_tensors.Mask(torch.from_numpy(np.ascontiguousarray(frame.depth))),
+        semantic=torch.from_numpy(frame.semantic.astype(np.int64)).as_subclass(tv_tensors.Mask),
+        depth=torch.from_numpy(np.ascontiguousarray(frame.depth)).as_subclass(tv_tensors.Mask),
         image_id=int(seed),
         **fields,
     )
