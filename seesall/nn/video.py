@@ -16,6 +16,14 @@ then time, as ``nn.Conv3d`` wants) and returns raw logits.
 * ``inflate_2d``: I3D inflation of a 2D CNN, each k x k kernel tiled T times
   along time and divided by T (time padding replicates the border frames), so
   a static clip gives the 2D network's output.
+* ``DifferenceConv3d``: a learned temporal-difference stem (TSN's "RGB
+  difference" input, learned as in TDN): a Conv3d whose kernel is re-centred to
+  sum to zero along time, so it sees only what changes and a static clip gives
+  exactly zero. ``motion_stem=True`` puts it first in the 3D CNNs, the fast
+  pathway and the causal network. Without it, a small 3D CNN trained from
+  scratch on textured clips where the actor covers a few % of the pixels spends
+  hundreds of steps fitting the appearance of the training clips before motion
+  shows in its loss.
 """
 
 from __future__ import annotations
@@ -66,6 +74,44 @@ class Conv3dBNAct(nn.Sequential):
             nn.BatchNorm3d(out_channels),
             nn.ReLU(inplace=True),
         )
+
+
+class DifferenceConv3d(nn.Conv3d):
+    """Conv3d with a zero-sum time kernel: ``w - mean_t(w)`` is used in ``forward``.
+
+    The clip is padded in time by replicating its border frames (a static border),
+    so the output is exactly zero wherever the input does not change. Time padding
+    is ``padding_t`` frames on each side (or ``causal=True``: (k_t - 1) * dilation_t
+    frames on the left only); space is zero-padded by the ``padding`` given.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, *, kernel_size: Triple,
+                 stride: Triple = (1, 1, 1), padding_hw: tuple[int, int] = (0, 0),
+                 dilation: Triple = (1, 1, 1), causal: bool = False, bias: bool = False) -> None:
+        if kernel_size[0] < 2:
+            raise ValueError(f"DifferenceConv3d needs a time kernel >= 2, got {kernel_size}")
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride,
+                         padding=(0, *padding_hw), dilation=dilation, bias=bias)
+        span = (kernel_size[0] - 1) * dilation[0]
+        self.time_pad = (span, 0) if causal else (span // 2, span - span // 2)
+
+    def centred_weight(self) -> Tensor:
+        """The kernel actually applied: Tensor[O, I, kt, kh, kw] summing to zero over kt."""
+        return self.weight - self.weight.mean(dim=2, keepdim=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Tensor[B, C, T, H, W] -> Tensor[B, C', T', H', W'] (T' = T / stride_t)."""
+        x = F.pad(x, (0, 0, 0, 0, *self.time_pad), mode="replicate")
+        return F.conv3d(x, self.centred_weight(), self.bias, self.stride, self.padding,
+                        self.dilation, self.groups)
+
+
+def motion_stem(in_channels: int, out_channels: int, *, kernel_size: Triple = (3, 5, 5),
+                stride: Triple = (1, 2, 2)) -> nn.Sequential:
+    """DifferenceConv3d ('same' in time and space) + BatchNorm3d + ReLU."""
+    conv = DifferenceConv3d(in_channels, out_channels, kernel_size=kernel_size, stride=stride,
+                            padding_hw=(kernel_size[1] // 2, kernel_size[2] // 2))
+    return nn.Sequential(conv, nn.BatchNorm3d(out_channels), nn.ReLU(inplace=True))
 
 
 class ResBlock3d(nn.Module):
@@ -131,23 +177,32 @@ class VideoResNet(nn.Module):
         return self.head(self.features(video).mean(dim=(2, 3, 4)))
 
 
-def c3d_tiny(*, num_classes: int, in_channels: int = 3, width: int = 16) -> VideoResNet:
-    """A C3D-style plain stack of 3x3x3 convs (time kept until the pool, space strided)."""
+def _stem(in_channels: int, width: int, motion: bool) -> nn.Module:
+    if motion:
+        return motion_stem(in_channels, width)
+    return Conv3dBNAct(in_channels, width, kernel_size=(3, 5, 5), stride=(1, 2, 2))
+
+
+def c3d_tiny(*, num_classes: int, in_channels: int = 3, width: int = 16,
+             motion: bool = False) -> VideoResNet:
+    """A C3D-style plain stack of 3x3x3 convs (time kept until the pool, space strided);
+    ``motion=True`` makes the stem a temporal-difference conv (``motion_stem``)."""
     w = width
     stages = [
         Conv3dBNAct(w, 2 * w, stride=(1, 2, 2)),
         Conv3dBNAct(2 * w, 4 * w, stride=(2, 2, 2)),
         Conv3dBNAct(4 * w, 4 * w, dilation=(2, 1, 1)),
     ]
-    stem = Conv3dBNAct(in_channels, w, kernel_size=(3, 5, 5), stride=(1, 2, 2))
-    return VideoResNet(stem=stem, stages=stages, in_channels=in_channels, out_channels=4 * w,
-                       num_classes=num_classes)
+    return VideoResNet(stem=_stem(in_channels, w, motion), stages=stages, in_channels=in_channels,
+                       out_channels=4 * w, num_classes=num_classes)
 
 
-def r3d_tiny(*, num_classes: int, in_channels: int = 3, width: int = 16) -> VideoResNet:
-    """An R3D-style residual 3D CNN: stem, then 3 stages (the last dilated in time)."""
+def r3d_tiny(*, num_classes: int, in_channels: int = 3, width: int = 16,
+             motion: bool = False) -> VideoResNet:
+    """An R3D-style residual 3D CNN: stem, then 3 stages (the last dilated in time);
+    ``motion=True`` makes the stem a temporal-difference conv (``motion_stem``)."""
     w = width
-    stem = Conv3dBNAct(in_channels, w, kernel_size=(3, 5, 5), stride=(1, 2, 2))
+    stem = _stem(in_channels, w, motion)
     stages = [
         ResBlock3d(w, w),
         ResBlock3d(w, 2 * w, stride=(1, 2, 2)),
@@ -164,7 +219,9 @@ class CausalConv3d(nn.Module):
     """Conv3d whose output at frame t depends only on input frames <= t.
 
     Time is left-padded with ``(k_t - 1) * dilation_t`` zeros (no stride in time);
-    space is zero-padded to 'same' and may be strided.
+    space is zero-padded to 'same' and may be strided. With ``difference=True``
+    the kernel sums to zero over time (as ``DifferenceConv3d``) and the left pad
+    repeats the first frame, so a static stream gives exactly zero.
     """
 
     def __init__(
@@ -176,29 +233,43 @@ class CausalConv3d(nn.Module):
         dilation_t: int = 1,
         stride_hw: int = 1,
         bias: bool = True,
+        difference: bool = False,
     ) -> None:
         super().__init__()
         kt, kh, kw = _triple(kernel_size)
+        if difference and kt < 2:
+            raise ValueError(f"a difference CausalConv3d needs a time kernel >= 2, got {kt}")
         self.in_channels = in_channels
+        self.difference = difference
         self.time_pad = (kt - 1) * dilation_t
         self.conv = nn.Conv3d(in_channels, out_channels, (kt, kh, kw),
                               stride=(1, stride_hw, stride_hw), padding=(0, kh // 2, kw // 2),
                               dilation=(dilation_t, 1, 1), bias=bias)
 
+    def _conv(self, x: Tensor) -> Tensor:
+        c = self.conv
+        w = c.weight - c.weight.mean(dim=2, keepdim=True) if self.difference else c.weight
+        return F.conv3d(x, w, c.bias, c.stride, c.padding, c.dilation, c.groups)
+
     def forward(self, x: Tensor) -> Tensor:
         """Tensor[B, C, T, H, W] -> Tensor[B, C', T, H', W']."""
         _check_video(x, self.in_channels, "CausalConv3d input")
-        return self.conv(F.pad(x, (0, 0, 0, 0, self.time_pad, 0)))
+        if self.difference:
+            return self._conv(F.pad(x, (0, 0, 0, 0, self.time_pad, 0), mode="replicate"))
+        return self._conv(F.pad(x, (0, 0, 0, 0, self.time_pad, 0)))
 
     def init_cache(self, frame: Tensor) -> Tensor:
-        """Zeros standing for the frames before the first: Tensor[B, C, time_pad, H, W]."""
+        """The frames before the first, Tensor[B, C, time_pad, H, W]: zeros, or copies of
+        ``frame`` (the stream's first frame) for a difference conv."""
         b, c, h, w = frame.shape
+        if self.difference:
+            return frame[:, :, None].expand(b, c, self.time_pad, h, w).contiguous()
         return frame.new_zeros(b, c, self.time_pad, h, w)
 
     def step(self, frame: Tensor, cache: Tensor) -> tuple[Tensor, Tensor]:
         """Frame Tensor[B, C, H, W] and cache -> (output Tensor[B, C', H', W'], new cache)."""
         window = torch.cat([cache, frame[:, :, None]], dim=2)  # (B, C, time_pad + 1, H, W)
-        out = self.conv(window)  # (B, C', 1, H', W')
+        out = self._conv(window)  # (B, C', 1, H', W')
         return out[:, :, 0], window[:, :, 1:]
 
 
@@ -263,11 +334,14 @@ class CausalVideoNet(nn.Module):
         return self.head(x.mean(dim=(2, 3))), new_state
 
 
-def causal_tiny(*, num_classes: int, in_channels: int = 3, width: int = 16) -> CausalVideoNet:
-    """Four causal blocks, time dilation 1, 1, 2, 4 (receptive field 1 + 2 * 8 = 17 frames)."""
+def causal_tiny(*, num_classes: int, in_channels: int = 3, width: int = 16,
+                motion: bool = False) -> CausalVideoNet:
+    """Four causal blocks, time dilation 1, 1, 2, 4 (receptive field 1 + 2 * 8 = 17 frames);
+    ``motion=True`` makes the first conv a (causal) temporal-difference conv."""
     w = width
     blocks = [
-        CausalBlock(CausalConv3d(in_channels, w, kernel_size=(3, 5, 5), stride_hw=2), w),
+        CausalBlock(CausalConv3d(in_channels, w, kernel_size=(3, 5, 5), stride_hw=2,
+                                 bias=not motion, difference=motion), w),
         CausalBlock(CausalConv3d(w, 2 * w, kernel_size=3, stride_hw=2), 2 * w),
         CausalBlock(CausalConv3d(2 * w, 2 * w, kernel_size=3, dilation_t=2, stride_hw=2), 2 * w),
         CausalBlock(CausalConv3d(2 * w, 4 * w, kernel_size=3, dilation_t=4), 4 * w),
@@ -325,8 +399,10 @@ class SlowFast(nn.Module):
 
 def slowfast_tiny(
     *, num_classes: int, in_channels: int = 3, width: int = 32, alpha: int = 4, beta: float = 0.25,
+    motion: bool = False,
 ) -> SlowFast:
-    """Three stages; slow convs are 1 x 3 x 3 early (as SlowFast's res2-3), 3 x 3 x 3 late."""
+    """Three stages; slow convs are 1 x 3 x 3 early (as SlowFast's res2-3), 3 x 3 x 3 late;
+    ``motion=True`` makes the fast pathway's first conv a temporal-difference conv."""
     ws = [width, 2 * width, 4 * width]
     wf = [max(1, int(round(w * beta))) for w in ws]
     slow, fast, lat = [], [], []
@@ -334,7 +410,10 @@ def slowfast_tiny(
     for i, (cs, cf) in enumerate(zip(ws, wf, strict=True)):
         stride = (1, 2, 2)
         slow.append(Conv3dBNAct(c_slow, cs, kernel_size=(1 if i < 2 else 3, 3, 3), stride=stride))
-        fast.append(Conv3dBNAct(c_fast, cf, kernel_size=(3, 3, 3), stride=stride))
+        if motion and i == 0:
+            fast.append(motion_stem(c_fast, cf, kernel_size=(3, 3, 3), stride=stride))
+        else:
+            fast.append(Conv3dBNAct(c_fast, cf, kernel_size=(3, 3, 3), stride=stride))
         c_slow, c_fast = cs, cf
         if i < len(ws) - 1:
             lat.append(nn.Conv3d(cf, 2 * cf, (5, 1, 1), stride=(alpha, 1, 1), padding=(2, 0, 0)))

@@ -8,6 +8,7 @@ from torch import nn
 
 from seesall.nn.video import (
     CausalConv3d,
+    DifferenceConv3d,
     c3d_tiny,
     causal_tiny,
     inflate_2d,
@@ -135,3 +136,47 @@ def test_overfits_tiny_batch(factory):
         loss.backward()
         opt.step()
     assert loss.item() < 0.1
+
+
+def test_difference_conv_is_a_centred_conv_on_replicated_borders_and_zero_on_static_clips():
+    torch.manual_seed(0)
+    conv = DifferenceConv3d(2, 4, kernel_size=(3, 3, 3), stride=(1, 2, 2), padding_hw=(1, 1))
+    x = torch.randn(1, 2, 5, 8, 8)
+    w = conv.weight.detach()
+    ref_w = w - (w[:, :, 0] + w[:, :, 1] + w[:, :, 2])[:, :, None] / 3  # centred by hand
+    padded = torch.cat([x[:, :, :1], x, x[:, :, -1:]], dim=2)  # border frames repeated
+    ref = nn.functional.conv3d(padded, ref_w, stride=(1, 2, 2), padding=(0, 1, 1))
+    torch.testing.assert_close(conv(x), ref, atol=1e-5, rtol=0)
+    static = x[:, :, :1].repeat(1, 1, 5, 1, 1)
+    assert conv(static).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("factory", [r3d_tiny, c3d_tiny, slowfast_tiny])
+def test_motion_stem_networks_ignore_appearance_of_static_clips(factory):
+    """With a difference stem every static clip looks the same (zero motion) to the network."""
+    torch.manual_seed(0)
+    net = factory(num_classes=4, width=8, motion=True).eval()
+    _randomize_bn(net)
+    a = torch.randn(1, 3, 1, 16, 16).repeat(1, 1, 8, 1, 1)
+    b = torch.randn(1, 3, 1, 16, 16).repeat(1, 1, 8, 1, 1) * 3
+    if factory is slowfast_tiny:  # the slow pathway still sees appearance
+        assert (net(a) - net(b)).abs().max() > 1e-3
+    else:
+        torch.testing.assert_close(net(a), net(b), atol=1e-5, rtol=0)
+
+
+def test_causal_difference_streaming_equals_offline_and_ignores_future():
+    torch.manual_seed(0)
+    net = causal_tiny(num_classes=5, width=4, motion=True).eval()
+    _randomize_bn(net)
+    x = torch.randn(2, 3, 9, 16, 16)
+    with torch.no_grad():
+        offline = net(x)
+        state, outs = net.init_state(x[:, :, 0]), []
+        for t in range(x.shape[2]):
+            y, state = net.step(x[:, :, t], state)
+            outs.append(y)
+        assert (torch.stack(outs, dim=1) - offline).abs().max() < 1e-5
+        x2 = x.clone()
+        x2[:, :, 5:] = torch.randn_like(x2[:, :, 5:])
+        assert (net(x2)[:, :5] - offline[:, :5]).abs().max() < 1e-6
