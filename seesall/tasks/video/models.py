@@ -7,7 +7,8 @@ for the models with ``uses_flow = True``, the flow between consecutive frames
 * ``PerFrame2D``: a 2D CNN on every frame, frame logits averaged (the baseline
   that cannot see motion: it is blind to the order and displacement of frames).
 * ``SingleFrame``: a 2D CNN on the first frame only.
-* 3D CNNs and SlowFast from ``seesall.nn.video``, wrapped by ``ClipModel``.
+* 3D CNNs and SlowFast from ``seesall.nn.video``, wrapped by ``ClipModel``; the
+  ``*_motion`` variants start with a temporal-difference conv (``motion_stem``).
 * ``CausalClip``: the causal streaming 3D CNN, clip logits = mean of frame logits.
 * ``TwoStream``: a spatial stream (per-frame 2D on RGB) and a temporal stream
   (a 2D CNN on the stacked flow fields, 2 (T - 1) channels), logits averaged.
@@ -162,6 +163,21 @@ def causal3d(*, num_classes: int, clip_length: int = 8) -> CausalClip:
     return CausalClip(net=causal_tiny(num_classes=num_classes))
 
 
+def r3d_motion(*, num_classes: int, clip_length: int = 8) -> ClipModel:
+    """R3D whose stem is a learned temporal-difference conv (sees only what changes)."""
+    return ClipModel(net=r3d_tiny(num_classes=num_classes, motion=True))
+
+
+def slowfast_motion(*, num_classes: int, clip_length: int = 8) -> ClipModel:
+    """SlowFast whose fast pathway starts with a temporal-difference conv."""
+    return ClipModel(net=slowfast_tiny(num_classes=num_classes, alpha=4, beta=0.25, motion=True))
+
+
+def causal3d_motion(*, num_classes: int, clip_length: int = 8) -> CausalClip:
+    """The causal streaming CNN with a causal temporal-difference first conv."""
+    return CausalClip(net=causal_tiny(num_classes=num_classes, motion=True))
+
+
 def i3d(*, num_classes: int, clip_length: int = 8, frame_model: nn.Module | None = None
         ) -> ClipModel:
     """I3D: the per-frame CNN inflated (time kernel 3); pass a trained ``frame_model`` to start
@@ -182,6 +198,9 @@ MODELS = {
     "r3d": r3d,
     "slowfast": slowfast,
     "causal3d": causal3d,
+    "r3d_motion": r3d_motion,
+    "slowfast_motion": slowfast_motion,
+    "causal3d_motion": causal3d_motion,
     "i3d": i3d,
     "two_stream": two_stream,
 }
