@@ -22,7 +22,7 @@ from seesall.world.dataset import WorldDataset
 
 NAME = "action"
 MODELS: dict[str, Any] = ACTION_MODELS
-DEFAULT_MODEL = "r3d"
+DEFAULT_MODEL = "r3d_motion"
 VAL_SEED_OFFSET = 10_000_000
 
 
