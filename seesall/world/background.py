@@ -15,6 +15,7 @@ labels (``IGNORE_INDEX``) and the constant depth ``FLAT_DEPTH``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -91,9 +92,19 @@ def _flat(image: np.ndarray, size: tuple[int, int], margin: int = 0) -> Backdrop
     return Backdrop(image, stuff, depth, margin)
 
 
-def _ground_depth(rows: np.ndarray, horizon: int, bottom: int) -> np.ndarray:
+def _ground_depth(rows: np.ndarray | float, horizon: int, bottom: int) -> np.ndarray | float:
     f = (rows - horizon + 1.0) / max(bottom - horizon, 1)
     return 1.0 / (1.0 / GROUND_FAR + f * (1.0 / GROUND_NEAR - 1.0 / GROUND_FAR))
+
+
+@functools.lru_cache(maxsize=1024)
+def _ground_column(first: int, last: int, horizon: int, bottom: int) -> np.ndarray:
+    """float32 [last - first, 1] ground depth of canvas rows first..last (read-only, cached:
+    a few hundred horizons per image size)."""
+    column = _ground_depth(np.arange(first, last, dtype=np.float64), horizon, bottom)
+    column = column.astype(np.float32)[:, None]
+    column.flags.writeable = False
+    return column
 
 
 def _stuff(rng: np.random.Generator, cfg: WorldConfig, size: tuple[int, int], margin: int
@@ -120,8 +131,7 @@ def _stuff(rng: np.random.Generator, cfg: WorldConfig, size: tuple[int, int], ma
     stuff[:sky] = SKY
     depth[:sky] = SKY_DEPTH
     stuff[sky:] = GROUND
-    ground_rows = rows[margin + sky:margin + ih]
-    depth[sky:] = _ground_depth(ground_rows, horizon, h).astype(np.float32)[:, None]
+    depth[sky:] = _ground_column(margin + sky, margin + ih, horizon, h)
     if rng.random() < 0.6:
         if rng.random() < 0.3:  # indoors: the wall spans the width
             xa, xb = 0, w
@@ -134,7 +144,7 @@ def _stuff(rng: np.random.Generator, cfg: WorldConfig, size: tuple[int, int], ma
             sl = (slice(max(top - margin, 0), max(base - margin, 0)),
                   slice(max(xa - margin, 0), max(xb - margin, 0)))
             stuff[sl] = WALL
-            depth[sl] = _ground_depth(np.array([base]), horizon, h)[0]
+            depth[sl] = _ground_depth(float(base), horizon, h)
     return Backdrop(image, stuff, depth, margin)
 
 
