@@ -9,7 +9,7 @@ import torch
 
 from seesall.world import WorldConfig, render_pair, render_scene
 from seesall.world.geometry import outline, rasterise
-from seesall.world.pair import pair_margin, random_motion
+from seesall.world.pair import flow_validity, pair_margin, random_motion
 from seesall.world.scene import MOTION, layout, rng_for
 
 SUBPIXEL_MEAN_BOUND = 0.75
@@ -100,3 +100,43 @@ def _check_occlusion(cfg: WorldConfig, seed: int) -> int:
         assert not (valid & lands_under).any()
         covered_any += int(lands_under.sum())
     return covered_any
+
+
+def _four_pixel_validity(flow: np.ndarray, ids1: np.ndarray, ids2: np.ndarray) -> np.ndarray:
+    """Reference: the (up to four) pixels at floor/ceil of the landing point, read one by one
+    with OpenCV's remap, all exist and show frame 1's layer."""
+    h, w = ids1.shape
+    x2 = flow[0] + np.arange(w, dtype=np.float32)[None, :]
+    y2 = flow[1] + np.arange(h, dtype=np.float32)[:, None]
+    valid = np.ones((h, w), bool)
+    for mx in (np.floor(x2), np.ceil(x2)):
+        for my in (np.floor(y2), np.ceil(y2)):
+            seen = cv2.remap(ids2, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=255)
+            valid &= seen == ids1
+    return valid
+
+
+@pytest.mark.parametrize("integer", [False, True])
+def test_flow_validity_agrees_with_four_pixel_reference(integer: bool) -> None:
+    """Sub-pixel landing points: exactly the reference; integer-translation layers: the
+    reference too (one pixel read). Non-integer layers may only be stricter, at the rare
+    points that land exactly on a pixel."""
+    rng = np.random.default_rng(0)
+    h, w = 48, 56
+    ids1 = np.repeat(np.repeat(rng.integers(0, 4, (6, 7), dtype=np.uint8), 8, 0), 8, 1)
+    ids2 = np.roll(ids1, (3, -2), (0, 1))
+    if integer:
+        flow = np.stack([np.full((h, w), -2.0), np.full((h, w), 3.0)]).astype(np.float32)
+        exact = np.ones(256, bool)
+    else:
+        flow = rng.uniform(-4.0, 4.0, (2, h, w)).astype(np.float32)
+        flow[:, ::7, ::5] = np.round(flow[:, ::7, ::5])  # some exact pixel landings
+        exact = np.zeros(256, bool)
+    got = flow_validity(flow, ids1, ids2, exact)
+    ref = _four_pixel_validity(flow, ids1, ids2)
+    assert not (got & ~ref).any()
+    on_pixel = (flow == np.round(flow)).any(0)
+    assert (got == ref)[~on_pixel].all()
+    if integer:
+        assert (got == ref).all() and got.mean() > 0.5
