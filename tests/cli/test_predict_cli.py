@@ -119,7 +119,8 @@ def test_predict_objects(tmp_path: Path, images: tuple[Path, list], task: str) -
     assert "AP" in json.loads(metrics.read_text())
 
 
-def test_predict_errors_exit_2(tmp_path: Path, images: tuple[Path, list]) -> None:
+def test_predict_errors_exit_2(tmp_path: Path, images: tuple[Path, list],
+                               capsys: pytest.CaptureFixture[str]) -> None:
     folder, _ = images
     run = tmp_path / "run"
     _train("semantic", run, "--max-steps", "1")
@@ -128,8 +129,9 @@ def test_predict_errors_exit_2(tmp_path: Path, images: tuple[Path, list]) -> Non
     assert main(["predict", str(tmp_path / "nowhere"), str(folder), "--out", str(tmp_path / "o")]) == 2
     meta = run / "checkpoints" / "last" / "meta.json"
     data = json.loads(meta.read_text())
-    meta.write_text(json.dumps({**data, "task": "panoptic"}))  # no predict for this task
+    meta.write_text(json.dumps({**data, "task": "telepathy"}))  # no such task
     assert main(["predict", str(run), str(folder), "--out", str(tmp_path / "o")]) == 2
+    assert "'telepathy'" in capsys.readouterr().err
     from seesall.engine.run import load_trained_model
     from seesall.tasks.instance import recipe
 

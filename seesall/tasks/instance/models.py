@@ -22,7 +22,13 @@ from seesall.tasks.instance.mask_head import MaskHead
 from seesall.tasks.instance.mask_rcnn import MaskRCNN, MaskRCNNLoss, MaskRCNNPostprocess
 from seesall.tasks.instance.solo_head import SOLO, MaskMode
 from seesall.tasks.instance.solo_loss import SOLOLossConfig, solo_loss
-from seesall.tasks.instance.solo_models import SMALL_IMAGE_TARGETS, solo_fastnet, solo_r18, solo_tiny
+from seesall.tasks.instance.solo_models import (
+    DEFAULT_LEVELS,
+    SOLOLevels,
+    solo_fastnet,
+    solo_r18,
+    solo_tiny,
+)
 from seesall.tasks.instance.solo_post import SOLOPostConfig, solo_postprocess
 from seesall.tasks.keypoints.head import KeypointHead
 
@@ -116,25 +122,31 @@ def mask_rcnn_r18(*, num_classes: int) -> Segmenter:
                            channels=128)
 
 
-def _solo_segmenter(model: SOLO) -> Segmenter:
-    cfg = SOLOLossConfig(targets=SMALL_IMAGE_TARGETS)
+def _solo_segmenter(build: Callable[..., SOLO], *, num_classes: int, mask_mode: MaskMode,
+                    levels: SOLOLevels) -> Segmenter:
+    """A SOLO model with the loss and post-processing of the same level set."""
+    model = build(num_classes=num_classes, mask_mode=mask_mode, levels=levels)
+    cfg = SOLOLossConfig(targets=levels.targets)
     return Segmenter(model, SOLOCriterion(cfg, model.strides[0] // 2), SOLOPostprocess(model))
 
 
-def solo_small(*, num_classes: int, mask_mode: MaskMode = "decoupled") -> Segmenter:
-    return _solo_segmenter(solo_fastnet(num_classes=num_classes, mask_mode=mask_mode))
+def solo_small(*, num_classes: int, mask_mode: MaskMode = "decoupled",
+               levels: SOLOLevels = DEFAULT_LEVELS) -> Segmenter:
+    return _solo_segmenter(solo_fastnet, num_classes=num_classes, mask_mode=mask_mode, levels=levels)
 
 
-def solo_small_vanilla(*, num_classes: int) -> Segmenter:
-    return _solo_segmenter(solo_fastnet(num_classes=num_classes, mask_mode="vanilla"))
+def solo_small_vanilla(*, num_classes: int, levels: SOLOLevels = DEFAULT_LEVELS) -> Segmenter:
+    return _solo_segmenter(solo_fastnet, num_classes=num_classes, mask_mode="vanilla", levels=levels)
 
 
-def solo_tiny_segmenter(*, num_classes: int, mask_mode: MaskMode = "decoupled") -> Segmenter:
-    return _solo_segmenter(solo_tiny(num_classes=num_classes, mask_mode=mask_mode))
+def solo_tiny_segmenter(*, num_classes: int, mask_mode: MaskMode = "decoupled",
+                        levels: SOLOLevels = DEFAULT_LEVELS) -> Segmenter:
+    return _solo_segmenter(solo_tiny, num_classes=num_classes, mask_mode=mask_mode, levels=levels)
 
 
-def solo_r18_segmenter(*, num_classes: int, mask_mode: MaskMode = "decoupled") -> Segmenter:
-    return _solo_segmenter(solo_r18(num_classes=num_classes, mask_mode=mask_mode))
+def solo_r18_segmenter(*, num_classes: int, mask_mode: MaskMode = "decoupled",
+                       levels: SOLOLevels = DEFAULT_LEVELS) -> Segmenter:
+    return _solo_segmenter(solo_r18, num_classes=num_classes, mask_mode=mask_mode, levels=levels)
 
 
 INSTANCE_MODELS: dict[str, Callable[..., Segmenter]] = {

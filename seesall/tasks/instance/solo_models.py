@@ -70,8 +70,6 @@ THREE_LEVELS = SOLOLevels(
 """Three levels (strides 8, 16, 32) with scale ranges for images of ~128–512 pixels."""
 
 DEFAULT_LEVELS = FIVE_LEVELS
-SMALL_IMAGE_TARGETS = DEFAULT_LEVELS.targets
-"""Targets of the default level set (the table's models are built with it)."""
 
 
 def backbone_features(levels: SOLOLevels) -> tuple[str, ...]:

@@ -11,8 +11,8 @@ from seesall.tasks.instance.matrix_nms import mask_iou_matrix, matrix_nms
 from seesall.tasks.instance.solo_head import cell_masks
 from seesall.tasks.instance.solo_loss import SOLOLossConfig, solo_loss
 from seesall.tasks.instance.solo_models import (
+    DEFAULT_LEVELS,
     FIVE_LEVELS,
-    SMALL_IMAGE_TARGETS,
     SOLO_MODELS,
     THREE_LEVELS,
     SOLOLevels,
@@ -155,7 +155,7 @@ def test_five_levels_follow_the_paper_scaled_to_world_images() -> None:
     ranges = FIVE_LEVELS.targets.scale_ranges
     assert [hi for _, hi in ranges[:4]] == [hi / 6 for _, hi in PAPER_RANGES[:4]]
     assert [lo for lo, _ in ranges[1:]] == [lo / 6 for lo, _ in PAPER_RANGES[1:]]
-    assert SMALL_IMAGE_TARGETS == FIVE_LEVELS.targets  # the table's default
+    assert DEFAULT_LEVELS == FIVE_LEVELS  # the table's default
     assert backbone_features(FIVE_LEVELS) == ("c2", "c3", "c4", "c5")
     assert backbone_features(THREE_LEVELS) == ("c3", "c4", "c5")
 
@@ -184,3 +184,17 @@ def test_solo_levels_are_checked() -> None:
     with pytest.raises(ValueError, match="p7"):
         SOLOLevels(names=("p5", "p7"), strides=(32, 128),
                    targets=SOLOTargetConfig(grids=(4, 2), scale_ranges=((0, 1), (1, 2))))
+
+
+@pytest.mark.parametrize("levels", [FIVE_LEVELS, THREE_LEVELS], ids=["five", "three"])
+def test_segmenter_loss_follows_its_level_set(levels: SOLOLevels) -> None:
+    """The table's SOLO segmenters build their loss from the model's own level set."""
+    from seesall.nn.backbones import normalize_image
+    from seesall.tasks.instance.models import INSTANCE_MODELS
+    from seesall.world import WorldConfig, render_scene
+
+    seg = INSTANCE_MODELS["solo_tiny"](num_classes=8, levels=levels)
+    scene = render_scene(WorldConfig(size=(64, 64)), 0)
+    images = normalize_image(scene.image.as_subclass(torch.Tensor)[None])
+    losses = seg.criterion(seg.model(images), [scene.objects])
+    assert all(torch.isfinite(v) for v in losses.values())
