@@ -17,7 +17,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from seesall.engine.config import RunConfig
-from seesall.engine.recipe import TaskParts
+from seesall.engine.recipe import TaskParts, pick_model, task_options, world_splits
 from seesall.structures import Objects, SceneBatch, collate
 from seesall.tasks.panoptic.merge import MergeConfig, scene_to_panoptic
 from seesall.tasks.panoptic.metrics import PanopticQuality, categories_from_world
@@ -29,11 +29,9 @@ from seesall.tasks.panoptic.model import (
 )
 from seesall.tasks.semantic.recipe import batch_targets
 from seesall.world import SEMANTIC_CLASSES, STUFF_CLASSES, THING_CLASSES, WorldConfig
-from seesall.world.dataset import WorldDataset
 
 NAME = "panoptic"
 DEFAULT_MODEL = "panoptic_fpn_small"
-VAL_SEED_OFFSET = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -50,10 +48,6 @@ class TaskConfig:
         "help": "panoptic merge: drop an instance when more than this fraction is taken"})
     stuff_min_area: int = field(default=16, metadata={
         "help": "panoptic merge: stuff regions with fewer free pixels stay void"})
-
-
-def _task_cfg(cfg: RunConfig | None) -> TaskConfig:
-    return cfg.task if cfg is not None and isinstance(cfg.task, TaskConfig) else TaskConfig()
 
 
 class PanopticModule(nn.Module):
@@ -83,15 +77,14 @@ MODELS: dict[str, Any] = {name: _factory(name) for name in PANOPTIC_MODELS}
 
 def build_model(name: str, cfg: RunConfig | None = None) -> PanopticModule:
     """Model ``name`` over the world's thing and stuff classes, merged as ``cfg`` says."""
-    if name not in MODELS:
-        raise ValueError(f"unknown panoptic model {name!r}; choose from {', '.join(MODELS)}")
-    t = _task_cfg(cfg)
+    factory = pick_model(NAME, MODELS, name)
+    t = task_options(cfg, TaskConfig)
     if not 0.0 <= t.overlap_threshold <= 1.0:
         raise ValueError(f"task.overlap_threshold must be in [0, 1], got {t.overlap_threshold}")
     merge = MergeConfig(score_threshold=t.thing_score, overlap_threshold=t.overlap_threshold,
                         min_stuff_area=t.stuff_min_area)
-    return MODELS[name](num_things=len(THING_CLASSES), num_stuff=len(STUFF_CLASSES),
-                        semantic_weight=t.semantic_weight, merge=merge)
+    return factory(num_things=len(THING_CLASSES), num_stuff=len(STUFF_CLASSES),
+                   semantic_weight=t.semantic_weight, merge=merge)
 
 
 def inputs(batch: SceneBatch) -> tuple[Tensor, list[Objects], list[tuple[int, int]]]:
@@ -142,14 +135,9 @@ class PanopticEvaluator:
 
 def build(cfg: RunConfig) -> TaskParts:
     """Model, joint losses, world data and PQ evaluation for one run."""
-    t, d = _task_cfg(cfg), cfg.data
-    if d.source != "world":
-        raise ValueError(f"panoptic training reads the world only for now, got data.source "
-                         f"{d.source!r}")
+    t, d = task_options(cfg, TaskConfig), cfg.data
     world = WorldConfig(size=(d.image_size, d.image_size), num_objects=(1, max(t.max_objects, 1)))
-    train_set = WorldDataset("scene", d.train_size, world, seed=t.world_seed)
-    val_set = (WorldDataset("scene", d.val_size, world, seed=t.world_seed + VAL_SEED_OFFSET)
-               if d.val_size > 0 else None)
+    train_set, val_set = world_splits(cfg, "scene", world, t.world_seed)
     module = build_model(cfg.model.name or DEFAULT_MODEL, cfg)
     return TaskParts(
         model=module,
