@@ -170,15 +170,31 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     return head + "\n".join(lines) + table + "\n"
 
 
-def picture(det_scenes_preds: tuple[Any, list, list[Objects]], name: str, path: Path) -> None:
-    """Ground truth next to predictions (score >= 0.5) on 6 held-out scenes, enlarged 3x."""
+def picture(det_scenes_preds: tuple[Any, list, list[Objects]], name: str, path: Path,
+            score: float = 0.3) -> None:
+    """Ground truth next to predictions (score >= ``score``) on 6 held-out scenes, enlarged 3x."""
     _, scenes, preds = det_scenes_preds
     panels = []
     for s, p in zip(scenes[:6], preds[:6], strict=False):
         panels.append(titled(draw_objects(s.image, s.objects, THING_CLASSES, scale=3), "ground truth"))
-        panels.append(titled(draw_objects(s.image, p, THING_CLASSES, score_threshold=0.5, scale=3),
-                             f"{name}, score >= 0.5"))
+        panels.append(titled(draw_objects(s.image, p, THING_CLASSES, score_threshold=score, scale=3),
+                             f"{name}, score >= {score}"))
     save_png(grid(panels, ncols=4), path)
+
+
+def picture_from_run(checkpoint: str, args: argparse.Namespace) -> None:
+    """The picture, from a ``seesall train detection`` run, on this benchmark's held-out scenes."""
+    from seesall.engine.run import load_trained_model
+    from seesall.tasks.detection import recipe
+
+    module, _, meta = load_trained_model(checkpoint, recipe)
+    world = WorldConfig(size=(args.image_size, args.image_size))
+    test = WorldDataset("scene", 6, world, seed=TEST_SEED)
+    scenes, preds = predict_dataset(module.detector, test, batch_size=6)
+    m = coco_ap(*predict_dataset(module.detector, WorldDataset("scene", args.test_size, world,
+                                                               seed=TEST_SEED)), THING_CLASSES)
+    print(json.dumps({"checkpoint": checkpoint, "AP": m["AP"], "AP50": m["AP50"]}), flush=True)
+    picture((None, scenes, preds), f"{meta['model']} (AP {m['AP']:.3f})", Path(args.out + "_predictions.png"))
 
 
 def latency_table(args: argparse.Namespace) -> None:
@@ -218,6 +234,8 @@ def main() -> None:
     p.add_argument("--out", default=str(RESULTS / "detection"))
     p.add_argument("--latency-only", action="store_true",
                    help="only time the untrained models of --only, interleaved, 5 rounds")
+    p.add_argument("--picture-from", default=None, metavar="RUN",
+                   help="only draw the prediction picture of a `seesall train detection` run")
     p.add_argument("--merge", nargs="*", default=None, metavar="JSON",
                    help="only merge the rows of earlier partial runs into --out")
     args = p.parse_args()
@@ -229,6 +247,9 @@ def main() -> None:
         return
     if args.latency_only:
         latency_table(args)
+        return
+    if args.picture_from:
+        picture_from_run(args.picture_from, args)
         return
     torch.set_num_threads(args.train_threads)
     world = WorldConfig(size=(args.image_size, args.image_size))
