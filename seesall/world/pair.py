@@ -168,16 +168,19 @@ def flow_validity(flow: np.ndarray, ids1: np.ndarray, ids2: np.ndarray,
 
 
 def _lookup(ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """ids at the integer-valued float32 coordinates (x, y); ``NO_LAYER`` outside."""
+    """ids at the pixel nearest to the float32 coordinates (x, y) (OpenCV rounds half to
+    even); ``NO_LAYER`` outside."""
     return cv2.remap(ids, x, y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
                      borderValue=NO_LAYER)
 
 
+_BLOCK = np.ones((2, 2), np.uint8)
+
+
 def _uniform_blocks(ids: np.ndarray) -> np.ndarray:
     """uint8 [H, W]: ids[i, j] where the 2x2 block ids[i:i + 2, j:j + 2] lies inside the
-    image and holds one value, ``NO_LAYER`` elsewhere."""
-    out = np.full(ids.shape, NO_LAYER, np.uint8)
-    a = ids[:-1, :-1]
-    same = (a == ids[:-1, 1:]) & (a == ids[1:, :-1]) & (a == ids[1:, 1:])
-    cv2.copyTo(a, same.view(np.uint8), out[:-1, :-1])
-    return out
+    image and holds one value, ``NO_LAYER`` elsewhere: the block's minimum where it equals
+    its maximum (outside pixels count as ``NO_LAYER``, the largest value)."""
+    kw = {"anchor": (0, 0), "borderType": cv2.BORDER_CONSTANT, "borderValue": NO_LAYER}
+    lo, hi = cv2.erode(ids, _BLOCK, **kw), cv2.dilate(ids, _BLOCK, **kw)
+    return cv2.max(lo, cv2.compare(lo, hi, cv2.CMP_NE))  # CMP_NE gives 255 = NO_LAYER
