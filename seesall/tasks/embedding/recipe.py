@@ -41,6 +41,8 @@ class TaskConfig:
         "help": "random, hardest, batch_hard, semihard, distance_weighted or all"})
     margin: float = field(default=0.2, metadata={"help": "triplet / contrastive margin"})
     dim: int = field(default=64, metadata={"help": "embedding dimension"})
+    squared: bool = field(default=True, metadata={
+        "help": "triplet loss on squared distances (FaceNet) or on plain distances"})
 
 
 def task_config(cfg: RunConfig | None) -> TaskConfig:
@@ -137,7 +139,7 @@ def _criterion(t: TaskConfig) -> TripletCriterion | ContrastiveCriterion:
     miners = miner_table(margin=t.margin, dim=t.dim)
     if t.miner not in miners:
         raise ValueError(f"task.miner {t.miner!r}: choose from {', '.join(miners)}")
-    return (TripletCriterion(miner=miners[t.miner], margin=t.margin, squared=True)
+    return (TripletCriterion(miner=miners[t.miner], margin=t.margin, squared=t.squared)
             if t.loss == "triplet" else ContrastiveCriterion(margin=t.margin))
 
 

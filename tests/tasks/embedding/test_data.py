@@ -86,3 +86,11 @@ def test_recipe_augments_training_batches_only() -> None:
     torch.testing.assert_close(parts.inputs(val_batch)[0], plain)
     assert parts.inputs(train_batch)[0].shape == (8, 3, 8, 8)
     assert not torch.allclose(parts.inputs(train_batch)[0], plain, atol=0.05)
+
+
+def test_recipe_triplet_distance_option() -> None:
+    from seesall.tasks.embedding.criterion import TripletCriterion
+
+    for squared in (True, False):
+        crit = recipe._criterion(recipe.TaskConfig(squared=squared))
+        assert isinstance(crit, TripletCriterion) and crit.squared is squared
