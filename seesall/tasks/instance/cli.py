@@ -51,6 +51,7 @@ def predict_objects(args: argparse.Namespace, recipe: Any, *,
     from seesall.io.coco import predictions_to_coco_results
     from seesall.structures import collate
     from seesall.tasks.detection.cli import image_record, image_scenes
+    from seesall.tasks.instance.recipe import _postprocess, inputs
     from seesall.viz.draw import draw_objects
     from seesall.viz.layout import save_png
 
@@ -62,7 +63,7 @@ def predict_objects(args: argparse.Namespace, recipe: Any, *,
     for path, scene in image_scenes(args.input):
         batch = collate([scene], size_divisible=32)
         with torch.no_grad():
-            pred = recipe._postprocess(module(*recipe.inputs(batch)), batch, module=module)[0]
+            pred = _postprocess(module(*inputs(batch)), batch, module=module)[0]
         kept = pred if keep_classes is None else pred[torch.isin(pred.labels, torch.tensor(list(keep_classes)))]
         results += predictions_to_coco_results([(scene.image_id, kept)],
                                                with_masks=skeleton is None)

@@ -110,18 +110,17 @@ class SegmEvaluator:
         self.bbox.merge([st[1] for st in states])
 
 
-def build(cfg: RunConfig) -> TaskParts:
-    """Model, losses, world data and COCO mask-AP evaluation for one run."""
-    t, d = task_options(cfg, TaskConfig), cfg.data
-    world = WorldConfig(size=(d.image_size, d.image_size), num_objects=(1, max(t.max_objects, 1)))
-    train_set, val_set = world_splits(cfg, "scene", world, t.world_seed)
-    module = build_model(cfg.model.name or DEFAULT_MODEL, cfg)
+def segmenter_parts(cfg: RunConfig, world: WorldConfig, seed: int, module: SegmenterModule,
+                    make_evaluator: Any) -> TaskParts:
+    """The engine's parts for a Segmenter trained on world scenes from ``seed`` on (the
+    instance and keypoint tasks differ only in their world and evaluator)."""
+    train_set, val_set = world_splits(cfg, "scene", world, seed)
     return TaskParts(
         model=module,
         loss=functools.partial(_loss, module=module),
         inputs=inputs,
         postprocess=functools.partial(_postprocess, module=module),
-        make_evaluator=functools.partial(SegmEvaluator, list(THING_CLASSES)),
+        make_evaluator=make_evaluator,
         train_set=train_set,
         val_set=val_set,
         collate=functools.partial(collate, size_divisible=32),
@@ -129,6 +128,15 @@ def build(cfg: RunConfig) -> TaskParts:
         best_metric="AP",
         best_mode="max",
     )
+
+
+def build(cfg: RunConfig) -> TaskParts:
+    """Model, losses, world data and COCO mask-AP evaluation for one run."""
+    t, d = task_options(cfg, TaskConfig), cfg.data
+    world = WorldConfig(size=(d.image_size, d.image_size), num_objects=(1, max(t.max_objects, 1)))
+    module = build_model(cfg.model.name or DEFAULT_MODEL, cfg)
+    return segmenter_parts(cfg, world, t.world_seed, module,
+                           functools.partial(SegmEvaluator, list(THING_CLASSES)))
 
 
 __all__ = ["MODELS", "NAME", "TaskConfig", "build", "build_model"]

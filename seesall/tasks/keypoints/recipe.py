@@ -3,16 +3,14 @@ scenes, COCO keypoint AP of the person class with the synthetic person's OKS sig
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
 
 from seesall.engine.config import RunConfig
-from seesall.engine.recipe import TaskParts, pick_model, task_options, world_splits
-from seesall.structures import collate
-from seesall.tasks.instance.recipe import SegmenterModule, _loss, _postprocess, inputs
+from seesall.engine.recipe import TaskParts, pick_model, task_options
+from seesall.tasks.instance.recipe import SegmenterModule, segmenter_parts
 from seesall.tasks.keypoints.metrics import SYNTHETIC_PERSON_SIGMAS, KeypointEvaluator
 from seesall.tasks.keypoints.models import KEYPOINT_MODELS
 from seesall.world import PERSON_KEYPOINTS, THING_CLASSES, WorldConfig
@@ -73,18 +71,5 @@ def build(cfg: RunConfig) -> TaskParts:
     classes = tuple(c.strip() for c in t.world_classes.split(",") if c.strip())
     world = WorldConfig(size=(d.image_size, d.image_size), num_objects=(1, max(t.max_objects, 1)),
                         classes=classes)
-    train_set, val_set = world_splits(cfg, "scene", world, t.world_seed)
     module = build_model(cfg.model.name or DEFAULT_MODEL, cfg)
-    return TaskParts(
-        model=module,
-        loss=functools.partial(_loss, module=module),
-        inputs=inputs,
-        postprocess=functools.partial(_postprocess, module=module),
-        make_evaluator=PersonKeypointEvaluator,
-        train_set=train_set,
-        val_set=val_set,
-        collate=functools.partial(collate, size_divisible=32),
-        class_names=list(THING_CLASSES),
-        best_metric="AP",
-        best_mode="max",
-    )
+    return segmenter_parts(cfg, world, t.world_seed, module, PersonKeypointEvaluator)
