@@ -399,17 +399,22 @@ class SlowFast(nn.Module):
 
 def slowfast_tiny(
     *, num_classes: int, in_channels: int = 3, width: int = 32, alpha: int = 4, beta: float = 0.25,
-    motion: bool = False,
+    motion: bool = False, slow_motion: bool = False,
 ) -> SlowFast:
     """Three stages; slow convs are 1 x 3 x 3 early (as SlowFast's res2-3), 3 x 3 x 3 late;
-    ``motion=True`` makes the fast pathway's first conv a temporal-difference conv."""
+    ``motion=True`` makes the fast pathway's first conv a temporal-difference conv,
+    ``slow_motion=True`` the slow pathway's too (over its alpha-strided frames)."""
     ws = [width, 2 * width, 4 * width]
     wf = [max(1, int(round(w * beta))) for w in ws]
     slow, fast, lat = [], [], []
     c_slow, c_fast = in_channels, in_channels
     for i, (cs, cf) in enumerate(zip(ws, wf, strict=True)):
         stride = (1, 2, 2)
-        slow.append(Conv3dBNAct(c_slow, cs, kernel_size=(1 if i < 2 else 3, 3, 3), stride=stride))
+        if slow_motion and i == 0:
+            slow.append(motion_stem(c_slow, cs, kernel_size=(3, 3, 3), stride=stride))
+        else:
+            slow.append(Conv3dBNAct(c_slow, cs, kernel_size=(1 if i < 2 else 3, 3, 3),
+                                    stride=stride))
         if motion and i == 0:
             fast.append(motion_stem(c_fast, cf, kernel_size=(3, 3, 3), stride=stride))
         else:

@@ -165,6 +165,18 @@ def test_motion_stem_networks_ignore_appearance_of_static_clips(factory):
         torch.testing.assert_close(net(a), net(b), atol=1e-5, rtol=0)
 
 
+def test_slowfast_with_difference_stems_on_both_pathways_ignores_static_appearance():
+    torch.manual_seed(0)
+    net = slowfast_tiny(num_classes=4, width=8, motion=True, slow_motion=True).eval()
+    _randomize_bn(net)
+    a = torch.randn(1, 3, 1, 16, 16).repeat(1, 1, 8, 1, 1)
+    b = torch.randn(1, 3, 1, 16, 16).repeat(1, 1, 8, 1, 1) * 3
+    torch.testing.assert_close(net(a), net(b), atol=1e-5, rtol=0)
+    moving = a.clone()
+    moving[:, :, 4:] = moving[:, :, 4:].roll(2, dims=4)  # the slow pathway sees frames 0 and 4
+    assert (net(moving) - net(a)).abs().max() > 1e-3
+
+
 def test_causal_difference_streaming_equals_offline_and_ignores_future():
     torch.manual_seed(0)
     net = causal_tiny(num_classes=5, width=4, motion=True).eval()
