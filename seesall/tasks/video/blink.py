@@ -1,11 +1,22 @@
 """Temporal efficiency ("blink"): skip frames that barely changed and reuse cached outputs.
 
 ``BlinkStream`` runs a streaming causal network (``CausalVideoNet.step``) on a
-stream of frames. A frame whose mean absolute change from the last *processed*
-frame (on a 4x down-sampled grey copy, in [0, 1] units) is below ``threshold``
-is not processed: its output is the cached output of the last processed frame
-and the network's state is not advanced (the network sees a lower frame rate
-where nothing happens). ``threshold = 0`` processes every frame.
+stream of frames. A frame whose change from the last *processed* frame is
+below ``threshold`` is not processed: its output is the cached output of the
+last processed frame and the network's state is not advanced (the network sees
+a lower frame rate where little happens). ``threshold = 0`` processes every
+frame.
+
+The change measure is local (``frame_change``): grey frames averaged over
+``block x block`` cells, absolute difference per cell, maximum over cells. A
+small actor moving by a few pixels changes a few cells a lot, which a global
+mean over the frame dilutes by its area; pixel noise is averaged down by the
+cells. ``uniform_keep`` is the content-blind baseline (every s-th frame).
+
+Skipping makes the network see the frames it processes at uneven, lower frame
+rates and reuse outputs for the rest. ``random_keep`` and ``blink_clip_logits``
+reproduce exactly that offline on a batch, so a causal model can be trained on
+skip patterns (``CausalClip(frame_skip=p)``) and be robust to them.
 """
 
 from __future__ import annotations
@@ -19,12 +30,84 @@ from torch import Tensor
 from seesall.nn.video import CausalVideoNet
 
 
-def frame_change(a: Tensor, b: Tensor) -> float:
-    """Mean absolute difference of two uint8 frames Tensor[3, H, W] on 4x down-sampled grey, in [0, 1]."""
-    def small(x: Tensor) -> Tensor:
-        return F.avg_pool2d(x.float().mean(dim=0, keepdim=True)[None], 4)[0] / 255.0
+def _cells(x: Tensor, block: int) -> Tensor:
+    """uint8 Tensor[3, H, W] -> grey cell means Tensor[H / block, W / block] in [0, 1]."""
+    grey = x.float().mean(dim=0, keepdim=True)[None]  # (1, 1, H, W)
+    return F.avg_pool2d(grey, block, ceil_mode=True)[0, 0] / 255.0
 
-    return float((small(a) - small(b)).abs().mean())
+
+def frame_change(a: Tensor, b: Tensor, *, block: int = 4, reduce: str = "max") -> float:
+    """Change between two uint8 frames Tensor[3, H, W], in [0, 1].
+
+    Grey cell means over ``block x block`` pixels, absolute difference per cell, then the
+    maximum over cells (``reduce="max"``, local) or their mean (``reduce="mean"``, global).
+    """
+    if a.shape != b.shape or a.ndim != 3:
+        raise ValueError(f"frames must share shape [3, H, W], got {list(a.shape)} and {list(b.shape)}")
+    diff = (_cells(a, block) - _cells(b, block)).abs()
+    if reduce == "max":
+        return float(diff.max())
+    if reduce == "mean":
+        return float(diff.mean())
+    raise ValueError(f"reduce must be 'max' or 'mean', got {reduce!r}")
+
+
+def blink_keep(video: Tensor, threshold: float, *, block: int = 4, reduce: str = "max") -> Tensor:
+    """The frames ``BlinkStream`` processes on uint8 Tensor[T, 3, H, W]: Tensor[k] indices from 0,
+    each frame kept when its change from the last kept frame is >= ``threshold``."""
+    keep, last = [0], video[0]
+    for t in range(1, video.shape[0]):
+        if threshold == 0 or frame_change(video[t], last, block=block, reduce=reduce) >= threshold:
+            keep.append(t)
+            last = video[t]
+    return torch.tensor(keep)
+
+
+def reuse_index(keep: Tensor, length: int) -> Tensor:
+    """For kept frame indices Tensor[B, k] (sorted, each row starting at 0) -> Tensor[B, length]:
+    the position in ``keep`` of the last kept frame <= t, whose output frame t reuses."""
+    if keep.ndim != 2 or bool((keep[:, 0] != 0).any()):
+        raise ValueError(f"keep must be [B, k] sorted indices starting at frame 0, got {keep.tolist()}")
+    t = torch.arange(length, device=keep.device)
+    return (keep[:, None, :] <= t[None, :, None]).sum(dim=2) - 1  # (B, length)
+
+
+def blink_clip_logits(net: CausalVideoNet, video: Tensor, keep: Tensor) -> Tensor:
+    """What ``BlinkStream`` outputs for a given skip pattern, on a batch.
+
+    Args:
+        net: the causal network.
+        video: normalized clips Tensor[B, C, T, H, W].
+        keep: processed frame indices Tensor[B, k], sorted, each row starting at 0.
+
+    Returns:
+        Tensor[B, K]: the mean over all T frames of the per-frame logits, where the network runs
+        on the kept frames only (a shorter, uneven-rate clip) and skipped frames reuse the output
+        of the last kept frame.
+    """
+    b, c, t, h, w = video.shape
+    idx = keep[:, None, :, None, None].expand(b, c, keep.shape[1], h, w)
+    logits = net(video.gather(2, idx))  # (B, k, K)
+    reuse = reuse_index(keep, t)[:, :, None].expand(b, t, logits.shape[2])
+    return logits.gather(1, reuse).mean(dim=1)  # (B, T, K) -> (B, K)
+
+
+def random_keep(batch: int, length: int, *, generator: torch.Generator | None = None,
+                min_keep: int = 2) -> Tensor:
+    """A random skip pattern per clip: Tensor[B, k] sorted frame indices, frame 0 always kept,
+    k drawn once for the batch uniformly from [min_keep, length]."""
+    if not 1 <= min_keep <= length:
+        raise ValueError(f"min_keep must be in [1, {length}], got {min_keep}")
+    k = int(torch.randint(min_keep, length + 1, (1,), generator=generator))
+    rest = torch.rand(batch, length - 1, generator=generator).argsort(dim=1)[:, : k - 1] + 1
+    return torch.cat([torch.zeros(batch, 1, dtype=torch.int64), rest.sort(dim=1).values], dim=1)
+
+
+def uniform_keep(length: int, stride: int) -> Tensor:
+    """Every ``stride``-th frame from 0: Tensor[ceil(length / stride)] (content-blind skipping)."""
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    return torch.arange(0, length, stride)
 
 
 @dataclass
@@ -45,13 +128,22 @@ class BlinkResult:
 
 
 class BlinkStream:
-    """Streaming inference with frame skipping; ``threshold`` is the knob."""
+    """Streaming inference with frame skipping; ``threshold`` is the knob (``frame_change`` units,
+    measured against the last processed frame)."""
 
-    def __init__(self, *, net: CausalVideoNet, threshold: float) -> None:
+    def __init__(self, *, net: CausalVideoNet, threshold: float, block: int = 4,
+                 reduce: str = "max") -> None:
         if threshold < 0:
             raise ValueError(f"threshold must be >= 0, got {threshold}")
         self.net = net.eval()
         self.threshold = threshold
+        self.block = block
+        self.reduce = reduce
+
+    def _skip(self, frame: Tensor, last: Tensor | None) -> bool:
+        if last is None or self.threshold == 0:
+            return False
+        return frame_change(frame, last, block=self.block, reduce=self.reduce) < self.threshold
 
     @torch.no_grad()
     def run(self, video: Tensor, normalized: Tensor) -> BlinkResult:
@@ -65,7 +157,7 @@ class BlinkStream:
         last_frame, last_logits = None, None
         outs, processed = [], []
         for t in range(video.shape[0]):
-            skip = last_frame is not None and frame_change(video[t], last_frame) < self.threshold
+            skip = self._skip(video[t], last_frame)
             if not skip:
                 last_logits, state = self.net.step(normalized[None, :, t], state)
                 last_frame = video[t]

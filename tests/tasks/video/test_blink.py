@@ -1,0 +1,112 @@
+"""Blink: the local change measure on hand-made frames, skip patterns, skip-trained forward."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seesall.tasks.video.blink import (
+    BlinkStream,
+    blink_clip_logits,
+    blink_keep,
+    frame_change,
+    random_keep,
+    reuse_index,
+    uniform_keep,
+)
+from seesall.tasks.video.models import MODELS, normalize_video
+
+torch.set_num_threads(1)
+S, T = 32, 8
+
+
+def _square_stream(moves: list[bool], noise: int = 0, seed: int = 0) -> torch.Tensor:
+    """uint8 Tensor[T, 3, S, S]: grey 50 background, a 4x4 square of 200 that moves 4 px right
+    at the frames where ``moves`` is True, plus uniform noise in [-noise, noise]."""
+    gen = torch.Generator().manual_seed(seed)
+    frames, x = [], 4
+    for t, move in enumerate(moves):
+        x += 4 if (move and t > 0) else 0
+        f = torch.full((3, S, S), 50, dtype=torch.int16)
+        f[:, 8:12, x : x + 4] = 200
+        f += torch.randint(-noise, noise + 1, (1, S, S), generator=gen, dtype=torch.int16)
+        frames.append(f.clamp(0, 255).to(torch.uint8))
+    return torch.stack(frames)
+
+
+def test_frame_change_is_local_and_hand_computed():
+    a, b = _square_stream([False, True])
+    # Cell-aligned 4x4 square moved by 4 px: two cells change by 150 grey levels.
+    assert frame_change(a, b) == pytest.approx(150 / 255, abs=1e-6)
+    assert frame_change(a, b, reduce="mean") == pytest.approx(2 * 150 / 255 / 64, abs=1e-6)
+    assert frame_change(a, a) == 0.0
+    with pytest.raises(ValueError, match="reduce"):
+        frame_change(a, b, reduce="median")
+    with pytest.raises(ValueError, match="shape"):
+        frame_change(a, b[:, :16])
+
+
+def test_small_moving_square_triggers_processing_and_noise_does_not():
+    moves = [False, True, False, False, True, False, True, False]
+    video = _square_stream(moves, noise=6)
+    torch.manual_seed(0)
+    net = MODELS["causal3d_motion"](num_classes=4).net.eval()
+    x = normalize_video(video[None])[0]
+    # Noise of +-6 levels averages to well under 0.1 per 4x4 cell; a moving square gives ~0.59.
+    res = BlinkStream(net=net, threshold=0.1).run(video, x)
+    assert res.processed.tolist() == [True, True, False, False, True, False, True, False]
+    assert res.skipped_fraction == pytest.approx(0.5)
+    # The global mean over the frame would miss the square at the same threshold.
+    glob = BlinkStream(net=net, threshold=0.1, reduce="mean").run(video, x)
+    assert glob.processed.tolist() == [True] + [False] * (T - 1)
+
+
+def test_blink_stream_equals_offline_skip_pattern():
+    moves = [False, True, False, True, True, False, False, True]
+    video = _square_stream(moves)
+    torch.manual_seed(0)
+    net = MODELS["causal3d_motion"](num_classes=4).net.eval()
+    x = normalize_video(video[None])[0]
+    res = BlinkStream(net=net, threshold=0.1).run(video, x)
+    keep = torch.nonzero(res.processed)[:, 0][None]
+    assert keep.tolist() == [[0, 1, 3, 4, 7]]
+    with torch.no_grad():
+        offline = blink_clip_logits(net, x[None], keep)[0]
+    assert (offline - res.clip_logits).abs().max() < 1e-5
+
+
+def test_reuse_index_and_keep_patterns():
+    keep = torch.tensor([[0, 3, 5], [0, 1, 2]])
+    assert reuse_index(keep, 8).tolist() == [[0, 0, 0, 1, 1, 2, 2, 2], [0, 1, 2, 2, 2, 2, 2, 2]]
+    with pytest.raises(ValueError, match="frame 0"):
+        reuse_index(torch.tensor([[1, 2]]), 4)
+    assert uniform_keep(8, 2).tolist() == [0, 2, 4, 6]
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        k = random_keep(5, T, generator=gen, min_keep=2)
+        assert k.shape[0] == 5 and 2 <= k.shape[1] <= T
+        assert (k[:, 0] == 0).all() and (k[:, 1:] > k[:, :-1]).all() and (k < T).all()
+
+
+def test_skip_trained_causal_model_keeps_labels_and_eval_uses_all_frames():
+    torch.manual_seed(0)
+    model = MODELS["causal3d_motion"](num_classes=4)
+    model.frame_skip = 1.0
+    video = torch.stack([_square_stream([True] * T, seed=i) for i in range(3)])
+    x = normalize_video(video)
+    out = model.train()(x)
+    assert out.shape == (3, 4)
+    model.eval()
+    with torch.no_grad():
+        every = blink_clip_logits(model.net, x, torch.arange(T).expand(3, T))
+        torch.testing.assert_close(model(x), every, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(model(x), model.net(x).mean(dim=1), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.1, 0.7])
+def test_blink_keep_is_the_streams_decision(threshold):
+    video = _square_stream([False, True, False, True, True, False, False, True], noise=6)
+    torch.manual_seed(0)
+    net = MODELS["causal3d_motion"](num_classes=4).net.eval()
+    res = BlinkStream(net=net, threshold=threshold).run(video, normalize_video(video[None])[0])
+    assert torch.nonzero(res.processed)[:, 0].tolist() == blink_keep(video, threshold).tolist()
