@@ -11,12 +11,15 @@ same held-out scenes (seeds 10,000,000..) with COCO mask AP and box AP (the proj
 evaluator, pycocotools' algorithm), score threshold 0.05 and at most 100 detections, and
 inference ms per image (batch 1, one thread, median):
 
-* ``mask_rcnn``: our Mask R-CNN small (FastNet + FPN Faster R-CNN, 4-conv mask head);
+* ``mask_rcnn``: our Mask R-CNN small (FastNet + FPN Faster R-CNN, 4-conv mask head),
+  64 sampled RoIs per image (the mask head's cost on CPU grows with them);
 * ``solo``: our SOLO small (decoupled heads, the five levels ``FIVE_LEVELS``);
 * ``tv_maskrcnn_r50_fpn``: torchvision ``maskrcnn_resnet50_fpn(weights=None,
   weights_backbone=None)`` at the same input size, with anchors sized as ours
-  (2 x the level's stride) so that the world's objects are matched;
-* ``keypoint_rcnn``: our Keypoint R-CNN small on scenes of persons, circles and squares:
+  (2 x the level's stride) so that the world's objects are matched, and our proposal and
+  RoI counts (1000 / 300 proposals in training / inference, 64 RoIs per image);
+* ``keypoint_rcnn``: our Keypoint R-CNN small on scenes of persons (>= 32 px tall: OKS
+  allows a stick figure of 16 px about one pixel of error), circles and squares:
   COCO keypoint AP (OKS, the synthetic person's sigmas) of the person class;
 * ``stuff_unet``: a small U-Net for the semantic map, whose stuff classes are merged with
   Mask R-CNN's things into the panoptic map (PQ/SQ/RQ against the scenes' truth).
@@ -73,6 +76,7 @@ VAL_SEED = 10_000_000
 K = len(THING_CLASSES)
 PERSON = THING_CLASSES.index("person")
 KEYPOINT_CLASSES = ("person", "circle", "square")
+ROI_BATCH = 64  # RoIs per image for every two-stage model (ours and torchvision's)
 LossFn = Callable[[list[Scene]], dict[str, Tensor]]
 Predict = Callable[[Tensor, list[tuple[int, int]]], list[Objects]]
 
@@ -109,7 +113,8 @@ def build_tv(size: int) -> Run:
                               aspect_ratios=((0.5, 1.0, 2.0),) * 5)
     model = torchvision.models.detection.maskrcnn_resnet50_fpn(
         weights=None, weights_backbone=None, num_classes=K + 1, min_size=size, max_size=size,
-        rpn_anchor_generator=anchors)
+        rpn_anchor_generator=anchors, rpn_post_nms_top_n_train=1000, rpn_post_nms_top_n_test=300,
+        box_batch_size_per_image=ROI_BATCH)
 
     def loss(scenes: list[Scene]) -> dict[str, Tensor]:
         targets = [{"boxes": s.objects.boxes.as_subclass(Tensor), "labels": s.objects.labels + 1,
@@ -140,7 +145,7 @@ def build_stuff_unet() -> Run:
 
 def build(name: str, size: int) -> Run:
     if name == "mask_rcnn":
-        return _ours(mask_rcnn_small(num_classes=K))
+        return _ours(mask_rcnn_small(num_classes=K, roi_batch_size=ROI_BATCH))
     if name == "solo":
         return build_solo()
     if name == "tv_maskrcnn_r50_fpn":
@@ -310,7 +315,7 @@ def panoptic_picture(scenes: list[Scene], maps: list[tuple[Tensor, Tensor]], pat
 
 def worlds(args: argparse.Namespace) -> dict[str, WorldConfig]:
     base = WorldConfig(size=(args.size, args.size), min_size=args.min_object)
-    return {"all": base, "keypoints": WorldConfig(size=base.size, min_size=args.min_object,
+    return {"all": base, "keypoints": WorldConfig(size=base.size, min_size=args.kp_min_object,
                                                   classes=KEYPOINT_CLASSES)}
 
 
@@ -391,10 +396,12 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--size", type=int, default=96)
     p.add_argument("--min-object", type=float, default=16.0, help="smallest object, pixels")
+    p.add_argument("--kp-min-object", type=float, default=32.0,
+                   help="smallest object of the keypoint world (persons' height), pixels")
     p.add_argument("--train", type=int, default=2000)
     p.add_argument("--val", type=int, default=100)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--tv-lr", type=float, default=2e-4)
+    p.add_argument("--tv-lr", type=float, default=None, help="torchvision's lr (default --lr)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--only", default="mask_rcnn,solo,tv_maskrcnn_r50_fpn,keypoint_rcnn,stuff_unet")
     p.add_argument("--name", default="instance", help="output name: results/NAME.*")
@@ -423,7 +430,7 @@ def main() -> None:
             torch.manual_seed(0)
             run = build(name, args.size)
             unet = name == "stuff_unet"
-            lr = args.tv_lr if name.startswith("tv_") else args.lr
+            lr = args.tv_lr if name.startswith("tv_") and args.tv_lr else args.lr
             print(name, flush=True)
             r = fit(run, train[run.world], budget=args.stuff_budget if unet else args.budget,
                     max_steps=args.max_steps, batch=args.batch, lr=lr)

@@ -110,10 +110,12 @@ def build_mask_rcnn(det: Detector, *, num_classes: int, channels: int, num_convs
                      MaskRCNNPostprocess(num_keypoints=num_keypoints))
 
 
-def mask_rcnn_small(*, num_classes: int) -> Segmenter:
-    """FastNet + FPN 64 Faster R-CNN, 4-conv 64-wide mask head."""
-    return build_mask_rcnn(faster_rcnn_small(num_classes=num_classes), num_classes=num_classes,
-                           channels=64)
+def mask_rcnn_small(*, num_classes: int, **detector: Any) -> Segmenter:
+    """FastNet + FPN 64 Faster R-CNN, 4-conv 64-wide mask head; ``detector`` options go to
+    ``faster_rcnn_small`` (e.g. ``roi_batch_size``: the mask head sees up to a quarter of
+    those RoIs per image, the positives, and dominates a CPU step)."""
+    return build_mask_rcnn(faster_rcnn_small(num_classes=num_classes, **detector),
+                           num_classes=num_classes, channels=64)
 
 
 def mask_rcnn_r18(*, num_classes: int) -> Segmenter:

@@ -73,3 +73,11 @@ def test_forward_backward_predict(name: str) -> None:
     preds = seg.predict(images, [(64, 60)])
     assert preds[0].canvas_size == (64, 60) and preds[0].masks is not None
 
+
+
+def test_mask_rcnn_small_passes_detector_options() -> None:
+    """``roi_batch_size`` reaches the detector's RoI sampler, which picks the mask head's RoIs."""
+    seg = INSTANCE_MODELS["mask_rcnn_small"](num_classes=2, roi_batch_size=32)
+    assert seg.model.detector.roi_sampler.batch_size == 32
+    assert INSTANCE_MODELS["mask_rcnn_small"](num_classes=2).model.detector.roi_sampler \
+        .batch_size == 128
