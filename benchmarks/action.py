@@ -1,6 +1,6 @@
 """Action recognition on world clips: per-frame 2D vs 3D vs SlowFast vs two-stream (+ causal).
 
-    .venv/bin/python benchmarks/action.py [--steps 300 --steps-3d 300 --train-clips 1440]
+    .venv/bin/python benchmarks/action.py [--cpu-budget 140 | --cpu-budget 0 --steps-3d 300]
 
 Three clip sets, each with its own train / held-out split:
 * "textured": the default world (the actor is visible in every frame);
@@ -9,9 +9,12 @@ Three clip sets, each with its own train / held-out split:
 * "counting": k in 1..4 identical discs overlapping in frame 0 that stay still
   or part on their own paths (``seesall.tasks.video.counting``); a model on the
   first frame vs a model on the clip, top-1 reported for static and moving clips.
-Every model of a set is trained for the same number of steps (flags). Also
-measured: the causal 3D CNN's streaming latency per frame vs offline per clip /
-T, and the blink knob (frames skipped vs top-1). Writes
+Every model is trained for the same CPU seconds (``--cpu-budget``; the steps
+come from timing a few steps of each model, so cheaper models take more steps;
+flows for two-stream are precomputed by DIS and not counted), or with
+``--cpu-budget 0`` for fixed steps. Also measured: the causal 3D CNN's streaming
+latency per frame vs offline per clip / T, and the blink knob (frames skipped
+vs top-1, on the clips as rendered and as paused noisy streams). Writes
 benchmarks/results/action.{json,md} and action.png.
 """
 
@@ -27,7 +30,7 @@ import cv2
 import torch
 
 from seesall.io.atomic import write_json, write_text
-from seesall.tasks.video.blink import BlinkStream
+from seesall.tasks.video.blink import blink_clip_logits, blink_keep, frame_change, uniform_keep
 from seesall.tasks.video.counting import COUNT_CLASSES, CountingConfig, counting_set
 from seesall.tasks.video.data import clip_flows
 from seesall.tasks.video.models import MODELS, normalize_video
@@ -92,21 +95,84 @@ def streaming_numbers(model: torch.nn.Module, data: dict[str, torch.Tensor], n: 
             "max_abs_diff_stream_vs_offline": max(diffs)}
 
 
+def paused_streams(video: torch.Tensor, seed: int, noise: int = 3) -> list[torch.Tensor]:
+    """Each clip as a stream where the actor pauses: every frame shown 1-3 times (random), and
+    uniform sensor noise in [-noise, noise] grey levels on every shown frame (so repeats differ)."""
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for clip in video:
+        holds = torch.randint(1, 4, (clip.shape[0],), generator=gen)
+        frames = clip.repeat_interleave(holds, dim=0).short()  # (sum holds, 3, H, W)
+        frames += torch.randint(-noise, noise + 1, (frames.shape[0], 1, *frames.shape[2:]),
+                                generator=gen, dtype=torch.int16)
+        out.append(frames.clamp(0, 255).to(torch.uint8))
+    return out
+
+
 @torch.no_grad()
-def blink_sweep(model: torch.nn.Module, data: dict[str, torch.Tensor], thresholds: list[float]) -> list:
-    """For each threshold: fraction of frames skipped and top-1 of the clip-mean logits."""
-    rows = []
-    for th in thresholds:
-        stream = BlinkStream(net=model.net, threshold=th)
-        correct, skipped = 0, []
-        for i in range(len(data["labels"])):
-            video = data["video"][i]
-            res = stream.run(video, normalize_video(video[None])[0])
-            correct += int(res.clip_logits.argmax()) == int(data["labels"][i])
-            skipped.append(res.skipped_fraction)
-        rows.append({"threshold": th, "skipped_%": 100 * statistics.mean(skipped),
-                     "top1": 100 * correct / len(data["labels"])})
-    return rows
+def _keep_top1(net, clips: list[torch.Tensor], labels: torch.Tensor, keeps: list[torch.Tensor]) -> float:
+    """Top-1 of ``blink_clip_logits`` (== the blink stream, see the tests), clips grouped by shape."""
+    groups: dict[tuple, list[int]] = {}
+    for i, (c, k) in enumerate(zip(clips, keeps, strict=True)):
+        groups.setdefault((c.shape[0], len(k)), []).append(i)
+    correct = 0
+    for idx in groups.values():
+        x = normalize_video(torch.stack([clips[i] for i in idx]))
+        logits = blink_clip_logits(net, x, torch.stack([keeps[i] for i in idx]))
+        correct += int((logits.argmax(1) == labels[idx]).sum())
+    return 100 * correct / len(clips)
+
+
+def blink_sweep(model: torch.nn.Module, data: dict[str, torch.Tensor], thresholds: list[float],
+                strides: list[int], global_thresholds: list[float]) -> dict:
+    """Frames skipped % and top-1 per setting: local measure thresholds, the global mean measure,
+    content-blind strides; on the clips as rendered and as paused noisy streams."""
+    net = model.net.eval()
+    labels = data["labels"]
+    settings = [("local max", th) for th in thresholds] + [("global mean", th) for th in global_thresholds]
+    out: dict = {}
+    for set_name, clips in (("clips", list(data["video"])), ("paused", paused_streams(data["video"], 7))):
+        rows = []
+        for kind, th in settings:
+            reduce = "max" if kind == "local max" else "mean"
+            keeps = [blink_keep(c, th, reduce=reduce) for c in clips]
+            rows.append(_blink_row(net, clips, labels, keeps, kind, th))
+        for s in strides:
+            keeps = [uniform_keep(c.shape[0], s) for c in clips]
+            rows.append(_blink_row(net, clips, labels, keeps, "every n-th frame", s))
+        out[set_name] = rows
+    frame = data["video"][0]
+    t0 = time.process_time()
+    for t in range(1, frame.shape[0]):
+        frame_change(frame[t], frame[t - 1])
+    out["measure_ms_per_frame"] = 1000 * (time.process_time() - t0) / (frame.shape[0] - 1)
+    return out
+
+
+def _blink_row(net, clips, labels, keeps, kind: str, value: float) -> dict:
+    frames = sum(c.shape[0] for c in clips)
+    skipped = 100 * (1 - sum(len(k) for k in keeps) / frames)
+    return {"measure": kind, "value": value, "skipped_%": skipped,
+            "top1": _keep_top1(net, clips, labels, keeps)}
+
+
+def steps_for_cpu_budget(name: str, train: dict, classes: tuple[str, ...], seconds: float,
+                         args: argparse.Namespace) -> int:
+    """Steps of ``MODELS[name]`` that fit ``seconds`` of CPU: a throwaway copy's CPU seconds for 4
+    training steps after 2 warm-up steps."""
+    torch.manual_seed(0)
+    model = MODELS[name](num_classes=len(classes), clip_length=args.clip_length)
+    fit(model, batches(train, args.batch, seed=2), steps=2, lr=args.lr)
+    per_step = fit(model, batches(train, args.batch, seed=3), steps=4, lr=args.lr)
+    per_step = per_step["train_cpu_seconds"] / 4
+    return max(1, round(seconds / per_step))
+
+
+def model_steps(name: str, train: dict, classes: tuple[str, ...], args: argparse.Namespace) -> int:
+    """The step budget of a model: from ``--cpu-budget`` when given, else ``--steps(-3d)``."""
+    if args.cpu_budget:
+        return steps_for_cpu_budget(name, train, classes, args.cpu_budget, args)
+    return args.steps_3d if name in THREE_D else args.steps
 
 
 def train_model(name: str, train: dict, test: dict, classes: tuple[str, ...], steps: int,
@@ -128,16 +194,17 @@ def run_set(name: str, cfg: WorldConfig, models: list[str], args: argparse.Names
     out: dict = {"models": {}}
     trained = {}
     for m in models:
-        steps = args.steps_3d if m in THREE_D else args.steps
-        trained[m], res = train_model(m, train, test, ACTIONS, steps, args)
+        trained[m], res = train_model(m, train, test, ACTIONS, model_steps(m, train, ACTIONS, args),
+                                      args)
         out["models"][m] = res
-        print(f"[{name}] {m}: top1 {res['top1']:.1f} top5 {res['top5']:.1f} "
+        print(f"[{name}] {m}: {res['steps']} steps top1 {res['top1']:.1f} top5 {res['top5']:.1f} "
               f"({res['train_seconds']:.0f}s)", file=sys.stderr, flush=True)
     causal = [m for m in trained if m.startswith("causal3d")]
     if causal:  # the last causal model listed
         out["streaming"] = streaming_numbers(trained[causal[-1]], test)
         out["streaming"]["model"] = causal[-1]
-        out["blink"] = blink_sweep(trained[causal[-1]], test, args.blink_thresholds)
+        out["blink"] = blink_sweep(trained[causal[-1]], test, args.blink_thresholds,
+                                   args.blink_strides, args.blink_global)
     return {"result": out, "trained": trained, "test": test, "classes": ACTIONS}
 
 
@@ -149,7 +216,7 @@ def run_counting(models: list[str], args: argparse.Namespace) -> dict:
     out: dict = {"models": {}}
     trained = {}
     for m in models:
-        steps = args.steps_3d if m in THREE_D else args.steps
+        steps = model_steps(m, train, COUNT_CLASSES, args)
         trained[m], res = train_model(m, train, test, COUNT_CLASSES, steps, args)
         for kind, sel in (("static", ~test["moving"]), ("moving", test["moving"])):
             part = {k: v[sel] for k, v in test.items()}
@@ -193,19 +260,32 @@ def _model_table(res: dict, classes: tuple[str, ...]) -> list[str]:
 
 
 def _stream_lines(res: dict) -> list[str]:
-    s = res["streaming"]
+    s, b = res["streaming"], res["blink"]
     lines = ["", f"Streaming {s['model']}: {s['stream_ms_per_frame']:.2f} ms per frame (step) vs "
              f"{s['offline_ms_per_clip_over_T']:.2f} ms offline per clip / T; max |stream - offline| "
-             f"= {s['max_abs_diff_stream_vs_offline']:.2e}", "",
-             "| blink threshold | frames skipped % | top-1 % |", "|---|---|---|"]
-    return lines + [f"| {b['threshold']} | {b['skipped_%']:.1f} | {b['top1']:.1f} |" for b in res["blink"]]
+             f"= {s['max_abs_diff_stream_vs_offline']:.2e}; the change measure costs "
+             f"{b['measure_ms_per_frame']:.3f} ms per frame.", "",
+             "| stream | measure | threshold / n | frames skipped % | top-1 % | change vs all frames |",
+             "|---|---|---|---|---|---|"]
+    for set_name in ("clips", "paused"):
+        base = b[set_name][0]["top1"]
+        lines += [f"| {set_name} | {r['measure']} | {r['value']} | {r['skipped_%']:.1f} | "
+                  f"{r['top1']:.1f} | {r['top1'] - base:+.1f} |" for r in b[set_name]]
+    return lines
+
+
+def _budget(args: argparse.Namespace) -> str:
+    if args.cpu_budget:
+        return (f"{args.cpu_budget:.0f} CPU seconds of training (steps from timing 4 steps of each "
+                "model, in the table)")
+    return f"{args.steps_3d} steps (3D / SlowFast / causal) or {args.steps} steps (2D, two-stream)"
 
 
 def report(results: dict, args: argparse.Namespace, seconds: float) -> None:
     lines = [f"# Action recognition on world clips ({args.size}x{args.size}, T={args.clip_length}, "
              f"{len(ACTIONS)} classes, chance 11.1 %)", "",
-             f"Per model: {args.steps_3d} steps (3D / SlowFast / causal) or {args.steps} steps (2D, "
-             f"two-stream) x batch {args.batch}, AdamW lr {args.lr} cosine; {args.train_clips} train / "
+             f"Per model: {_budget(args)} x batch {args.batch}, AdamW lr {args.lr} cosine; "
+             f"{args.train_clips} train / "
              f"{args.test_clips} held-out clips per set; ms per clip at batch 1, 1 thread. "
              f"Whole run {seconds / 60:.0f} min.", ""]
     for name, res in results.items():
@@ -235,6 +315,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=100, help="steps of 2D and two-stream models")
     p.add_argument("--steps-3d", type=int, default=100, help="steps of 3D, SlowFast, causal models")
+    p.add_argument("--cpu-budget", type=float, default=140.0,
+                   help="CPU seconds of training per model (steps from a timed calibration); "
+                   "0 uses --steps / --steps-3d")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--size", type=int, default=64)
@@ -242,13 +325,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-objects", type=int, default=3, help="most distractors per action clip")
     p.add_argument("--train-clips", type=int, default=960)
     p.add_argument("--test-clips", type=int, default=135)
-    p.add_argument("--models", nargs="*", default=["per_frame_2d", "r3d", "r3d_motion", "slowfast_motion",
+    p.add_argument("--models", nargs="*", default=["per_frame_2d", "r3d_motion", "slowfast_motion",
                                                    "two_stream", "causal3d_motion"])
     p.add_argument("--kinematogram-models", nargs="*", default=["per_frame_2d", "r3d_motion", "two_stream"])
     p.add_argument("--counting-models", nargs="*", default=["single_frame", "r3d_motion"])
     p.add_argument("--counting-train", type=int, default=480)
     p.add_argument("--counting-test", type=int, default=160)
-    p.add_argument("--blink-thresholds", nargs="+", type=float, default=[0.0, 0.005, 0.01, 0.02])
+    p.add_argument("--blink-thresholds", nargs="+", type=float,
+                   default=[0.0, 0.05, 0.1, 0.15, 0.2, 0.3], help="local (max over 4x4 cells) measure")
+    p.add_argument("--blink-global", nargs="*", type=float, default=[0.002, 0.005],
+                   help="thresholds of the global mean measure, for comparison")
+    p.add_argument("--blink-strides", nargs="*", type=int, default=[2, 3],
+                   help="content-blind skipping: every n-th frame")
     p.add_argument("--cache", type=Path, default=Path("/tmp/seesall_bench_cache"))
     p.add_argument("--out", type=Path, default=RESULTS)
     return p.parse_args(argv)

@@ -17,6 +17,8 @@ for the models with ``uses_flow = True``, the flow between consecutive frames
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -105,22 +107,29 @@ class CausalClip(nn.Module):
 
     With ``frame_skip = p > 0``, a training batch is, with probability p, run as the blink
     stream would run it under a random skip pattern (``random_keep``: the network sees a
-    random subset of the frames, skipped frames reuse the last output), so the model learns
-    to classify uneven, lower frame rates too. Evaluation always uses every frame.
+    random subset of at least ``min_keep`` x T of the frames, skipped frames reuse the last
+    output), so the model learns to classify uneven, lower frame rates too. Evaluation
+    always uses every frame.
     """
 
     uses_flow = False
 
-    def __init__(self, *, net: CausalVideoNet, frame_skip: float = 0.0) -> None:
+    def __init__(self, *, net: CausalVideoNet, frame_skip: float = 0.0, min_keep: float = 0.5
+                 ) -> None:
         super().__init__()
         if not 0.0 <= frame_skip <= 1.0:
             raise ValueError(f"frame_skip must be in [0, 1], got {frame_skip}")
+        if not 0.0 < min_keep <= 1.0:
+            raise ValueError(f"min_keep must be in (0, 1], got {min_keep}")
         self.net = net
         self.frame_skip = frame_skip
+        self.min_keep = min_keep
 
     def forward(self, video: Tensor, flow: Tensor | None = None) -> Tensor:
         if self.training and self.frame_skip > 0 and float(torch.rand(())) < self.frame_skip:
-            keep = random_keep(video.shape[0], video.shape[2]).to(video.device)
+            t = video.shape[2]
+            keep = random_keep(video.shape[0], t, min_keep=max(1, math.ceil(self.min_keep * t)))
+            keep = keep.to(video.device)
             return blink_clip_logits(self.net, video, keep)
         return self.net(video).mean(dim=1)
 
@@ -128,28 +137,44 @@ class CausalClip(nn.Module):
 class TwoStream(nn.Module):
     """Late fusion of a spatial (RGB) stream and a temporal (stacked flow) stream.
 
+    The output is the fused logits Tensor[B, K] (the mean of the two streams'). With
+    ``stream_losses=True`` the output in training mode is the per-stream logits
+    Tensor[B, 2, K] instead, which ``action_loss`` supervises each on its own (as the two
+    streams of Simonyan & Zisserman's network are trained separately); the default trains
+    the fused logits jointly.
+
     Args:
         spatial: model on the RGB clip, Tensor[B, 3, T, H, W] -> Tensor[B, K].
         temporal: 2D CNN on Tensor[B, 2 (T - 1), H, W] stacked flows -> Tensor[B, K].
         flow_scale: flows are divided by this before the temporal stream.
+        stream_losses: return per-stream logits in training mode.
     """
 
     uses_flow = True
 
-    def __init__(self, *, spatial: nn.Module, temporal: nn.Module, flow_scale: float = 4.0) -> None:
+    def __init__(self, *, spatial: nn.Module, temporal: nn.Module, flow_scale: float = 4.0,
+                 stream_losses: bool = False) -> None:
         super().__init__()
         self.spatial = spatial
         self.temporal = temporal
         self.flow_scale = flow_scale
+        self.stream_losses = stream_losses
 
-    def forward(self, video: Tensor, flow: Tensor | None = None) -> Tensor:
+    def stream_logits(self, video: Tensor, flow: Tensor | None) -> Tensor:
+        """Tensor[B, 2, K]: the spatial and the temporal stream's logits."""
         if flow is None:
             raise ValueError("TwoStream needs flow of shape [B, 2, T - 1, H, W]")
         b, _, t, h, w = video.shape
         if flow.shape != (b, 2, t - 1, h, w):
             raise ValueError(f"flow must have shape {[b, 2, t - 1, h, w]}, got {list(flow.shape)}")
         stacked = flow.transpose(1, 2).reshape(b, 2 * (t - 1), h, w) / self.flow_scale
-        return 0.5 * (self.spatial(video) + self.temporal(stacked))  # (B, K)
+        return torch.stack([self.spatial(video), self.temporal(stacked)], dim=1)  # (B, 2, K)
+
+    def forward(self, video: Tensor, flow: Tensor | None = None) -> Tensor:
+        streams = self.stream_logits(video, flow)
+        if self.training and self.stream_losses:
+            return streams
+        return streams.mean(dim=1)  # (B, K)
 
 
 def per_frame_2d(*, num_classes: int, clip_length: int = 8) -> PerFrame2D:

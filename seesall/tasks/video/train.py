@@ -14,7 +14,16 @@ from seesall.tasks.video.models import normalize_video
 
 
 def action_loss(logits: Tensor, labels: Tensor) -> dict[str, Tensor]:
-    """{"loss_action": cross-entropy} for logits Tensor[B, K] and labels Tensor[B]."""
+    """{"loss_action": cross-entropy} for logits Tensor[B, K] and labels Tensor[B]; for
+    per-stream logits Tensor[B, S, K] (``TwoStream`` in training) the mean over streams of each
+    stream's cross-entropy, and {"loss_stream<i>": ...} per stream."""
+    if logits.ndim == 3:
+        b, s, k = logits.shape
+        per = F.cross_entropy(logits.reshape(b * s, k), labels.repeat_interleave(s),
+                              reduction="none").view(b, s).mean(dim=0)  # (S,)
+        out = {f"loss_stream{i}": per[i] for i in range(s)}
+        out["loss_action"] = per.mean()
+        return out
     return {"loss_action": F.cross_entropy(logits, labels)}
 
 
@@ -26,7 +35,12 @@ def forward_batch(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
 
 def _cycle(batches: Iterable[dict[str, Tensor]]) -> Iterator[dict[str, Tensor]]:
     while True:
-        yield from batches
+        empty = True
+        for batch in batches:
+            empty = False
+            yield batch
+        if empty:  # an empty list, or an exhausted / closed generator
+            raise ValueError("batches yielded nothing; pass a non-empty list or an endless generator")
 
 
 def fit(model: nn.Module, batches: Iterable[dict[str, Tensor]], *, steps: int, lr: float = 2e-3,

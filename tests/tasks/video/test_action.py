@@ -55,9 +55,10 @@ def test_topk_matches_sklearn():
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_model_forward(name):
     batch = collate_clips(_moving_square_clips(), with_flow=name == "two_stream")
-    model = MODELS[name](num_classes=4, clip_length=T)
+    model = MODELS[name](num_classes=4, clip_length=T).eval()  # two-stream: fused in eval
     flow = batch.get("flow")
-    out = model(normalize_video(batch["video"]), flow)
+    with torch.no_grad():
+        out = model(normalize_video(batch["video"]), flow)
     assert out.shape == (4, 4)
 
 
@@ -102,3 +103,26 @@ def test_train_recipe_runs(tmp_path):
                  "--image-size", "32", "--batch-size", "2", "--out", str(tmp_path / "run"), "--no-progress",
                  "--threads", "1"]) == 0
     assert (tmp_path / "run" / "checkpoints" / "last" / "model.safetensors").is_file()
+
+
+def test_stream_losses_supervise_each_stream_and_eval_fuses():
+    from torch.nn import functional as F
+
+    from seesall.tasks.video.train import action_loss
+
+    torch.manual_seed(0)
+    logits, labels = torch.randn(5, 2, 4), torch.randint(0, 4, (5,))
+    out = action_loss(logits, labels)
+    ref = [F.cross_entropy(logits[:, i], labels) for i in range(2)]
+    torch.testing.assert_close(out["loss_stream0"], ref[0])
+    torch.testing.assert_close(out["loss_stream1"], ref[1])
+    torch.testing.assert_close(out["loss_action"], (ref[0] + ref[1]) / 2)
+    batch = collate_clips(_moving_square_clips(), with_flow=True)
+    model = MODELS["two_stream"](num_classes=4, clip_length=T)
+    x = normalize_video(batch["video"])
+    assert model.train()(x, batch["flow"]).shape == (4, 4)
+    model.stream_losses = True
+    assert model.train()(x, batch["flow"]).shape == (4, 2, 4)
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, batch["flow"]), model.stream_logits(x, batch["flow"]).mean(1))
