@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def correlation(f1: Tensor, f2: Tensor, *, max_displacement: int, stride: int = 1) -> Tensor:
+def correlation(f1: Tensor, f2: Tensor, *, max_displacement: int, stride: int = 1,
+                cosine: bool = False) -> Tensor:
     """Correlate each pixel of ``f1`` with the pixels of ``f2`` around it (kernel size 1).
 
     For every displacement (dy, dx) in ``range(-d, d + 1, stride)`` squared,
@@ -19,6 +20,9 @@ def correlation(f1: Tensor, f2: Tensor, *, max_displacement: int, stride: int = 
         f1, f2: Tensor[B, C, H, W] feature maps of the two frames.
         max_displacement: d, in feature pixels.
         stride: step between displacements (FlowNetC's ``stride2``); must divide d.
+        cosine: correlate unit-length features instead (cosine similarity in [-1, 1], 0 off
+            the image): with untrained features the plain product's scale is arbitrary,
+            the cosine's peak already marks the match.
 
     Returns:
         Tensor[B, D * D, H, W] with D = 2 * d / stride + 1.
@@ -29,6 +33,8 @@ def correlation(f1: Tensor, f2: Tensor, *, max_displacement: int, stride: int = 
     d = int(max_displacement)
     if d < 0 or stride < 1 or d % stride:
         raise ValueError(f"max_displacement={d} must be >= 0 and divisible by stride={stride}")
+    if cosine:
+        f1, f2 = F.normalize(f1, dim=1), F.normalize(f2, dim=1)
     h, w = f1.shape[-2:]
     f2p = F.pad(f2, (d, d, d, d))  # (B, C, H + 2d, W + 2d)
     out = []
@@ -36,4 +42,5 @@ def correlation(f1: Tensor, f2: Tensor, *, max_displacement: int, stride: int = 
         for dx in range(-d, d + 1, stride):
             shifted = f2p[:, :, d + dy : d + dy + h, d + dx : d + dx + w]
             out.append((f1 * shifted).sum(dim=1))
-    return torch.stack(out, dim=1) / f1.shape[1]  # (B, D * D, H, W)
+    corr = torch.stack(out, dim=1)  # (B, D * D, H, W)
+    return corr if cosine else corr / f1.shape[1]

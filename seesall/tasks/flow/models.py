@@ -22,21 +22,41 @@ from torch import Tensor, nn
 from seesall.nn.correlation import correlation
 
 
-def conv(in_ch: int, out_ch: int, *, kernel_size: int = 3, stride: int = 1) -> nn.Sequential:
-    """Conv2d + LeakyReLU(0.1), 'same' padding, as in FlowNet."""
-    return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=kernel_size // 2),
-        nn.LeakyReLU(0.1, inplace=True),
-    )
+def conv(in_ch: int, out_ch: int, *, kernel_size: int = 3, stride: int = 1,
+         batch_norm: bool = False) -> nn.Sequential:
+    """Conv2d (+ BatchNorm, FlowNet-BN) + LeakyReLU(0.1), 'same' padding, as in FlowNet."""
+    layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride,
+                                         padding=kernel_size // 2, bias=not batch_norm)]
+    if batch_norm:
+        layers.append(nn.BatchNorm2d(out_ch))
+    layers.append(nn.LeakyReLU(0.1, inplace=True))
+    return nn.Sequential(*layers)
 
 
-def _encoder(in_ch: int, widths: Sequence[int], kernels: Sequence[int]) -> nn.ModuleList:
+def init_weights(model: nn.Module) -> None:
+    """He-normal (LeakyReLU slope 0.1) convolutions with zero biases, BatchNorm at (1, 0).
+
+    PyTorch's default (uniform, gain 1/sqrt(3)) shrinks the signal at every layer of a deep
+    LeakyReLU stack without normalisation, which keeps FlowNet on the mean-flow plateau.
+    """
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.kaiming_normal_(m.weight, a=0.1, nonlinearity="leaky_relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def _encoder(in_ch: int, widths: Sequence[int], kernels: Sequence[int], *,
+             batch_norm: bool = False) -> nn.ModuleList:
     """Stride-2 stages (a second stride-1 conv from the third stage on), one per width."""
     stages, c = [], in_ch
     for i, (w, k) in enumerate(zip(widths, kernels, strict=True)):
-        layers = [conv(c, w, kernel_size=k, stride=2)]
+        layers = [conv(c, w, kernel_size=k, stride=2, batch_norm=batch_norm)]
         if i >= 2:
-            layers.append(conv(w, w))
+            layers.append(conv(w, w, batch_norm=batch_norm))
         stages.append(nn.Sequential(*layers))
         c = w
     return nn.ModuleList(stages)
@@ -129,8 +149,10 @@ class FlowNetC(nn.Module):
     def __init__(
         self, *, siamese: nn.ModuleList, redirect: nn.Module, trunk: nn.ModuleList,
         decoder: FlowDecoder, max_displacement: int, corr_stride: int = 1, div_flow: float = 20.0,
+        cosine: bool = False,
     ) -> None:
         super().__init__()
+        self.cosine = cosine
         self.siamese, self.redirect, self.trunk, self.decoder = siamese, redirect, trunk, decoder
         self.max_displacement, self.corr_stride = max_displacement, corr_stride
         self.div_flow = div_flow
@@ -149,7 +171,8 @@ class FlowNetC(nn.Module):
         both = self._siamese(torch.cat([image1, image2], dim=0))  # (2B, C, H_l, W_l) per level
         feats1 = [f[: image1.shape[0]] for f in both]
         a, b = both[-1].chunk(2, dim=0)
-        corr = correlation(a, b, max_displacement=self.max_displacement, stride=self.corr_stride)
+        corr = correlation(a, b, max_displacement=self.max_displacement, stride=self.corr_stride,
+                           cosine=self.cosine)
         x = torch.cat([self.redirect(a), F.leaky_relu(corr, 0.1)], dim=1)  # (B, C_r + D*D, H, W)
         for i, stage in enumerate(self.trunk):
             x = stage(x)
@@ -160,29 +183,39 @@ class FlowNetC(nn.Module):
         return self.decoder(feats1[1:])
 
 
-def _flownet_s(widths: Sequence[int], kernels: Sequence[int], deconv: Sequence[int]) -> FlowNetS:
-    enc = _encoder(6, widths, kernels)
-    return FlowNetS(encoder=enc, decoder=FlowDecoder(skip_channels=widths[1:],
-                                                     deconv_channels=deconv))
+def _flownet_s(widths: Sequence[int], kernels: Sequence[int], deconv: Sequence[int], *,
+               batch_norm: bool = False, he_init: bool = True) -> FlowNetS:
+    enc = _encoder(6, widths, kernels, batch_norm=batch_norm)
+    model = FlowNetS(encoder=enc, decoder=FlowDecoder(skip_channels=widths[1:],
+                                                      deconv_channels=deconv))
+    if he_init:
+        init_weights(model)
+    return model
 
 
 def _flownet_c(
     widths: Sequence[int], kernels: Sequence[int], deconv: Sequence[int], *, corr_level: int,
-    max_displacement: int, corr_stride: int, redirect: int,
+    max_displacement: int, corr_stride: int, redirect: int, batch_norm: bool = False,
+    he_init: bool = True, cosine: bool = False,
 ) -> FlowNetC:
-    siamese = _encoder(3, widths[:corr_level], kernels[:corr_level])
+    bn = batch_norm
+    siamese = _encoder(3, widths[:corr_level], kernels[:corr_level], batch_norm=bn)
     d = 2 * max_displacement // corr_stride + 1
     fused = widths[corr_level - 1]
-    trunk = nn.ModuleList([conv(redirect + d * d, fused)])  # FlowNetC's conv3_1
+    trunk = nn.ModuleList([conv(redirect + d * d, fused, batch_norm=bn)])  # FlowNetC's conv3_1
     c = fused
     for w, k in zip(widths[corr_level:], kernels[corr_level:], strict=True):
-        trunk.append(nn.Sequential(conv(c, w, kernel_size=k, stride=2), conv(w, w)))
+        trunk.append(nn.Sequential(conv(c, w, kernel_size=k, stride=2, batch_norm=bn),
+                                   conv(w, w, batch_norm=bn)))
         c = w
-    return FlowNetC(
-        siamese=siamese, redirect=conv(widths[corr_level - 1], redirect, kernel_size=1),
+    model = FlowNetC(
+        siamese=siamese, redirect=conv(fused, redirect, kernel_size=1, batch_norm=bn),
         trunk=trunk, decoder=FlowDecoder(skip_channels=widths[1:], deconv_channels=deconv),
-        max_displacement=max_displacement, corr_stride=corr_stride,
+        max_displacement=max_displacement, corr_stride=corr_stride, cosine=cosine,
     )
+    if he_init:
+        init_weights(model)
+    return model
 
 
 def flownet_s() -> FlowNetS:
@@ -207,10 +240,18 @@ def flownet_c_tiny() -> FlowNetC:
                       corr_level=3, max_displacement=4, corr_stride=1, redirect=16)
 
 
+def flownet_c_small() -> FlowNetC:
+    """FlowNetC-tiny made faster and quicker to train for CPU budgets: 5/5/3 kernels, a 48-wide
+    stride-8 feature, and a cosine correlation (d = 4, +-32 input pixels)."""
+    return _flownet_c([16, 32, 48, 96, 128, 128], [5, 5, 3, 3, 3, 3], [64, 48, 32, 16],
+                      corr_level=3, max_displacement=4, corr_stride=1, redirect=16, cosine=True)
+
+
 MODELS = {
     "flownet_s": flownet_s,
     "flownet_c": flownet_c,
     "flownet_s_tiny": flownet_s_tiny,
     "flownet_c_tiny": flownet_c_tiny,
+    "flownet_c_small": flownet_c_small,
 }
 """Model table: name -> factory."""

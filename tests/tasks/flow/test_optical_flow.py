@@ -37,6 +37,23 @@ def test_correlation_matches_naive_loop(d, stride):
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
 
 
+def test_cosine_correlation_matches_cosine_similarity_of_shifted_maps():
+    torch.manual_seed(0)
+    f1, f2 = torch.randn(2, 4, 5, 6), torch.randn(2, 4, 5, 6)
+    d = 2
+    out = correlation(f1, f2, max_displacement=d, cosine=True)
+    k = 0
+    for dy in range(-d, d + 1):
+        for dx in range(-d, d + 1):
+            ref = torch.zeros(2, 5, 6)
+            for y in range(max(0, -dy), min(5, 5 - dy)):
+                for x in range(max(0, -dx), min(6, 6 - dx)):
+                    ref[:, y, x] = torch.nn.functional.cosine_similarity(
+                        f1[:, :, y, x], f2[:, :, y + dy, x + dx], dim=1)
+            torch.testing.assert_close(out[:, k], ref, atol=1e-5, rtol=1e-5)
+            k += 1
+
+
 def test_metrics_on_hand_made_fields():
     gt = torch.zeros(2, 2, 4)
     gt[0] = 10.0  # |gt| = 10 * sqrt(2) ~ 14.1 everywhere
@@ -116,7 +133,7 @@ def test_classical_baselines_recover_translation(name):
     assert inner[1].median().item() == pytest.approx(-2.0, abs=0.5)
 
 
-@pytest.mark.parametrize("name", ["flownet_s_tiny", "flownet_c_tiny"])
+@pytest.mark.parametrize("name", ["flownet_s_tiny", "flownet_c_tiny", "flownet_c_small"])
 def test_model_forward_and_predict_any_size(name):
     model = MODELS[name]().eval()
     a = torch.randint(0, 255, (1, 3, 50, 70), dtype=torch.uint8)
@@ -126,7 +143,7 @@ def test_model_forward_and_predict_any_size(name):
         model(torch.zeros(1, 3, 50, 64), torch.zeros(1, 3, 50, 64))
 
 
-@pytest.mark.parametrize("name", ["flownet_s_tiny", "flownet_c_tiny"])
+@pytest.mark.parametrize("name", ["flownet_s_tiny", "flownet_c_tiny", "flownet_c_small"])
 def test_model_overfits_tiny_batch(name):
     torch.manual_seed(0)
     model = MODELS[name]()
@@ -235,3 +252,18 @@ def test_metrics_merge_equals_one_pass():
     merged = FlowMetrics()
     merged.merge([a.state(), b.state()])
     assert merged.compute() == pytest.approx(one.compute(), nan_ok=True)
+
+
+@pytest.mark.parametrize("half", [False, True])
+def test_flow_weights_round_trip(tmp_path, half):
+    from seesall.tasks.flow.weights import load_flow_weights, save_flow_weights
+
+    torch.manual_seed(0)
+    model = MODELS["flownet_c_small"]().eval()
+    path = save_flow_weights(model, "flownet_c_small", tmp_path / "w.safetensors", half=half)
+    loaded = load_flow_weights(path)
+    for k, v in model.state_dict().items():
+        ref = v.half().float() if half and v.is_floating_point() else v
+        assert torch.equal(loaded.state_dict()[k], ref), k
+    with pytest.raises(FileNotFoundError, match="missing.safetensors"):
+        load_flow_weights(tmp_path / "missing.safetensors")
