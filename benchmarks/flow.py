@@ -1,8 +1,8 @@
 """Optical flow on the synthetic world: FlowNetS / FlowNetC vs OpenCV Farneback and DIS.
 
-    .venv/bin/python benchmarks/flow.py [--steps 1500 --train-pairs 400 --test-pairs 200]
+    .venv/bin/python benchmarks/flow.py [--cpu-budget 300 900 --train-pairs 1000 --test-pairs 200]
 
-Both networks are trained from scratch for a fixed number of steps on random
+Both networks are trained from scratch for a fixed CPU-time budget on random
 crops of world pairs (independent object motions, background motion,
 occlusions), then every method runs on the same held-out full-size pairs.
 Writes benchmarks/results/flow.{json,md} and flow.png.
@@ -24,15 +24,16 @@ import torch
 from seesall.io.atomic import write_json, write_text
 from seesall.tasks.flow.classical import CLASSICAL
 from seesall.tasks.flow.data import FlowBatch, random_crop_flip, stack_pairs
-from seesall.tasks.flow.loss import multiscale_epe_loss
+from seesall.tasks.flow.loss import FLOWNET_WEIGHTS, multiscale_epe_loss
 from seesall.tasks.flow.metrics import FlowMetrics
 from seesall.tasks.flow.models import MODELS
 from seesall.tasks.flow.predict import normalize_images, predict_flow
+from seesall.tasks.flow.weights import save_flow_weights
 from seesall.viz.flow import flow_to_color
 from seesall.viz.layout import grid, save_png, titled
 from seesall.world import WorldConfig, render_pair
 
-TRAIN_SEED, TEST_SEED = 10_000, 900_000
+TRAIN_SEED, VAL_SEED, TEST_SEED = 10_000, 950_000, 900_000
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -59,33 +60,60 @@ def render_pairs(cfg: WorldConfig, seeds: range, workers: int, cache: Path | Non
     return out
 
 
-def train(name: str, data: FlowBatch, *, steps: int, batch: int, crop: int, lr: float, seed: int
+def train(name: str, data: FlowBatch, val: FlowBatch, *, steps: int, cpu_budget: float, batch: int,
+          crop: int, lr: float, seed: int, eval_every: float, level_weights: tuple[float, ...]
           ) -> tuple[torch.nn.Module, dict]:
-    """Adam + cosine decay on random crops / flips, multi-scale EPE loss."""
+    """Adam with warm-up + cosine decay over the budget, random crops / flips, multi-scale EPE.
+
+    The budget is ``cpu_budget`` seconds of this process's CPU time (``time.process_time``,
+    fair on a shared machine) or ``steps`` steps, whichever ends first; the schedule follows
+    the fraction of the budget used. Every ``eval_every`` CPU seconds the model's EPE on
+    ``val`` is recorded (evaluation time is not charged to the budget).
+    """
     torch.manual_seed(seed)
     model = MODELS[name]()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=4e-4)
-    warm = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * s / steps)))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    start, log = time.perf_counter(), []
+    cpu, step, wall0, log, curve, next_eval = 0.0, 0, time.perf_counter(), [], [], 0.0
     model.train()
-    for step in range(steps):
+    while step < steps and cpu < cpu_budget:
+        if cpu >= next_eval:
+            curve.append(_curve_point(model, val, cpu, step, log))
+            next_eval += eval_every
+        t0 = time.process_time()
+        frac = max(step / steps, cpu / cpu_budget)
+        for g in opt.param_groups:
+            g["lr"] = lr * min(1.0, 20 * frac + 0.01) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
         idx = torch.randint(0, len(data), (batch,), generator=gen)
         b = random_crop_flip(data[idx], (crop, crop), gen)
         out = multiscale_epe_loss(model(normalize_images(b.image1), normalize_images(b.image2)),
-                                  b.flow.float(), b.valid, div_flow=model.div_flow)
+                                  b.flow.float(), b.valid, div_flow=model.div_flow,
+                                  weights=level_weights)
         opt.zero_grad(set_to_none=True)
         out["loss_flow"].backward()
         opt.step()
-        sched.step()
         log.append(float(out["epe_s4"]))
-        if step % 100 == 0 or step == steps - 1:
-            recent = statistics.mean(log[-100:])
-            print(f"  {name} step {step}: train EPE(1/4) {recent:.3f}", file=sys.stderr, flush=True)
-    return model.eval(), {"train_seconds": time.perf_counter() - start,
-                          "final_train_epe_s4": statistics.mean(log[-100:])}
+        step += 1
+        cpu += time.process_time() - t0
+    curve.append(_curve_point(model, val, cpu, step, log))
+    return model.eval(), {"train_cpu_seconds": cpu, "train_steps": step,
+                          "train_wall_seconds": time.perf_counter() - wall0,
+                          "final_train_epe_s4": statistics.mean(log[-100:]), "val_curve": curve}
+
+
+def _curve_point(model: torch.nn.Module, val: FlowBatch, cpu: float, step: int, log: list[float]) -> dict:
+    model.eval()
+    metrics = FlowMetrics()
+    with torch.no_grad():
+        for i in range(len(val)):
+            metrics.update(predict_flow(model, val.image1[i : i + 1], val.image2[i : i + 1])[0],
+                           val.flow[i].float(), val.valid[i])
+    model.train()
+    point = {"cpu_s": round(cpu, 1), "step": step, "val_EPE": round(metrics.compute()["EPE"], 4),
+             "train_EPE_s4": round(statistics.mean(log[-100:]), 4) if log else None}
+    print(f"  cpu {cpu:.0f}s step {step}: val EPE {point['val_EPE']:.3f}, "
+          f"train EPE(1/4) {point['train_EPE_s4']}", file=sys.stderr, flush=True)
+    return point
 
 
 def evaluate(fn, data: FlowBatch) -> tuple[dict, list[torch.Tensor]]:
@@ -118,14 +146,23 @@ def picture(data: FlowBatch, flows: dict[str, list[torch.Tensor]], path: Path) -
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--steps", type=int, default=1_000_000, help="most training steps per network")
+    p.add_argument("--cpu-budget", type=float, nargs="+", default=[600.0],
+                   help="training CPU seconds per network (one value, or one per --models entry)")
+    p.add_argument("--eval-every", type=float, default=120.0,
+                   help="CPU seconds between validation EPE points of the training curve")
+    p.add_argument("--level-weights", type=float, nargs="+", default=list(FLOWNET_WEIGHTS),
+                   help="loss weight per prediction level, finest (stride 4) first")
+    p.add_argument("--val-pairs", type=int, default=40, help="pairs for the training curve")
+    p.add_argument("--save", type=Path, default=RESULTS,
+                   help="folder for the trained weights (flow_<model>.safetensors, float16)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--train-pairs", type=int, default=250)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam's peak learning rate")
+    p.add_argument("--train-pairs", type=int, default=1000)
     p.add_argument("--test-pairs", type=int, default=200)
     p.add_argument("--size", type=int, default=320)
-    p.add_argument("--models", nargs="+", default=["flownet_s_tiny", "flownet_c_tiny"])
+    p.add_argument("--models", nargs="+", default=["flownet_s_tiny", "flownet_c_small"])
     p.add_argument("--threads", type=int, default=1, help="torch / OpenCV threads for timing")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--cache", type=Path, default=Path("/tmp/seesall_bench_cache"))
@@ -137,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     train_data = render_pairs(cfg, range(TRAIN_SEED, TRAIN_SEED + args.train_pairs), args.workers, args.cache)
     test_data = render_pairs(cfg, range(TEST_SEED, TEST_SEED + args.test_pairs), args.workers, args.cache)
+    val_data = render_pairs(cfg, range(VAL_SEED, VAL_SEED + args.val_pairs), args.workers, args.cache)
     print(f"rendered in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
     results: dict[str, dict] = {}
     shown: dict[str, list[torch.Tensor]] = {}
@@ -145,9 +183,15 @@ def main(argv: list[str] | None = None) -> int:
         results[name], flows = evaluate(zero if name == "zero" else CLASSICAL[name], test_data)
         if name in ("dis_medium", "farneback"):
             shown[name] = flows
-    for name in args.models:
-        model, info = train(name, train_data, steps=args.steps, batch=args.batch, crop=args.crop,
-                            lr=args.lr, seed=0)
+    budgets = args.cpu_budget * len(args.models) if len(args.cpu_budget) == 1 else args.cpu_budget
+    if len(budgets) != len(args.models):
+        raise ValueError(f"--cpu-budget needs 1 or {len(args.models)} values, got {len(args.cpu_budget)}")
+    for name, budget in zip(args.models, budgets, strict=True):
+        print(f"training {name} for {budget:.0f} CPU s", file=sys.stderr)
+        model, info = train(name, train_data, val_data, steps=args.steps, cpu_budget=budget,
+                            batch=args.batch, crop=args.crop, lr=args.lr, seed=0,
+                            eval_every=args.eval_every, level_weights=tuple(args.level_weights))
+        info["weights"] = str(save_flow_weights(model, name, args.save / f"flow_{name}.safetensors"))
         with torch.no_grad():
             fn = lambda a, b, m=model: predict_flow(m, a[None], b[None])[0]  # noqa: E731
             results[name], shown[name] = evaluate(fn, test_data)
@@ -171,17 +215,27 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
     lines = [
         f"# Optical flow on {args.test_pairs} held-out world pairs ({args.size}x{args.size})",
         "",
-        f"Networks trained {args.steps} steps x batch {args.batch} on {args.crop}px crops of "
-        f"{args.train_pairs} pairs; timing median ms/pair with {args.threads} threads.",
+        f"Networks trained from scratch with Adam (peak lr {args.lr:g}, warm-up + cosine over the "
+        f"budget), multi-scale EPE with level weights {args.level_weights} (finest first), "
+        f"batch {args.batch} of {args.crop}px crops of {args.train_pairs} pairs, for the CPU "
+        f"seconds in the table (1 thread); timing: median ms/pair with {args.threads} thread(s), "
+        "on the shared machine while it ran.",
         "",
-        "| method | EPE | EPE-all | EPE-occ | Fl-all % | 1px % | ms/pair | train s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | EPE | EPE-all | EPE-occ | Fl-all % | 1px % | ms/pair | train CPU s | steps |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         lines.append(f"| {name} | {r['EPE']:.3f} | {r['EPE-all']:.3f} | {r['EPE-occ']:.3f} | "
                      f"{r['Fl-all']:.2f} | {r['1px']:.1f} | {r['ms_per_pair']:.1f} | "
-                     f"{r.get('train_seconds', 0):.0f} |")
-    lines += ["", f"Best network {best}: EPE = {summary['best_epe_over_dis_medium']:.3f} x DIS-medium's."]
+                     f"{r.get('train_cpu_seconds', 0):.0f} | {r.get('train_steps', 0)} |")
+    lines += ["", f"Best network {best}: EPE = {summary['best_epe_over_dis_medium']:.3f} x DIS-medium's.",
+              "", f"Training curves: EPE on {args.val_pairs} validation pairs (other seeds) vs training "
+              "CPU seconds:", ""]
+    for name in args.models:
+        pts = results[name]["val_curve"]
+        lines += [f"| {name} CPU s | " + " | ".join(f"{p['cpu_s']:.0f}" for p in pts) + " |",
+                  "|---" * (len(pts) + 1) + "|",
+                  "| val EPE | " + " | ".join(f"{p['val_EPE']:.2f}" for p in pts) + " |", ""]
     write_text(args.out / "flow.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 

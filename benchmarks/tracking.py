@@ -17,9 +17,11 @@ Writes benchmarks/results/tracking.{json,md} and tracking.png.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -30,6 +32,8 @@ from torchvision import tv_tensors
 from seesall.io.atomic import write_json, write_text
 from seesall.structures import Objects, Scene
 from seesall.tasks.flow.classical import dis_flow
+from seesall.tasks.flow.predict import predict_flow
+from seesall.tasks.flow.weights import load_flow_weights
 from seesall.tasks.tracking.metrics import MOTMetrics
 from seesall.tasks.tracking.propagate import mask_iou, propagate_masks
 from seesall.tasks.tracking.tracker import Tracker
@@ -104,13 +108,32 @@ def run_tracker(clips: list[Scene], dets: list[list[Objects]], flows: list[list[
     return res, outputs
 
 
-def propagation(clips: list[Scene], consistency: float | None) -> list[float]:
-    """Mean IoU per frame index of the frame-0 masks carried with DIS flow vs the true masks."""
+FlowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def flownet_flow(weights: Path) -> FlowFn:
+    """(frame_a, frame_b) uint8 Tensor[3, H, W] -> FlowNet flow Tensor[2, H, W] in pixels."""
+    model = load_flow_weights(weights)
+    return lambda a, b: predict_flow(model, a[None], b[None])[0]
+
+
+def propagation(clips: list[Scene], consistency: float | None, flow_fn: FlowFn = dis_flow
+                ) -> tuple[list[float], float]:
+    """Mean IoU per frame index of the frame-0 masks carried with ``flow_fn`` vs the true masks,
+    and the median ms per flow."""
     per_t: dict[int, list[float]] = {}
+    times: list[float] = []
+
+    def timed(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        t0 = time.perf_counter()
+        out = flow_fn(a, b)
+        times.append(1000 * (time.perf_counter() - t0))
+        return out
+
     for clip in clips:
         first = clip.frame_objects[0]
         prop = propagate_masks(first.masks.as_subclass(torch.Tensor), clip.video.as_subclass(torch.Tensor),
-                               dis_flow, consistency=consistency)
+                               timed, consistency=consistency)
         for t, (pred, gt) in enumerate(zip(prop, clip.frame_objects, strict=True)):
             for i, tid in enumerate(first.ids.tolist()):
                 match = (gt.ids == tid).nonzero()
@@ -118,7 +141,20 @@ def propagation(clips: list[Scene], consistency: float | None) -> list[float]:
                     continue
                 true = gt.masks[int(match[0])].as_subclass(torch.Tensor)
                 per_t.setdefault(t, []).append(float(mask_iou(pred[i : i + 1], true[None])[0]))
-    return [statistics.mean(per_t[t]) for t in sorted(per_t)]
+    return [statistics.mean(per_t[t]) for t in sorted(per_t)], statistics.median(times)
+
+
+def propagation_rows(clips: list[Scene], flow_weights: Path | None) -> tuple[dict, dict]:
+    """Mask propagation with DIS (and the FlowNet of ``flow_weights``), with and without the
+    forward-backward check: IoU per frame and ms per flow, by row name."""
+    fns: dict[str, FlowFn] = {"dis": dis_flow}
+    if flow_weights is not None:
+        fns["flownet"] = flownet_flow(flow_weights)
+    prop, ms = {}, {}
+    for name, fn in fns.items():
+        for suffix, consistency in (("fb_check", 1.0), ("no_check", None)):
+            prop[f"{name}_{suffix}"], ms[f"{name}_{suffix}"] = propagation(clips, consistency, fn)
+    return prop, ms
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detector-score", type=float, default=0.25,
                    help="tracker's minimum detection score for --detector (a briefly trained "
                         "focal-loss detector scores its hits around 0.3)")
+    p.add_argument("--flow-weights", type=Path, default=None, metavar="SAFETENSORS",
+                   help="also propagate masks with this FlowNet (benchmarks/flow.py writes "
+                        "benchmarks/results/flow_<model>.safetensors)")
+    p.add_argument("--only-propagation", action="store_true",
+                   help="rerun only the mask propagation; keep the tracking rows and their "
+                        "settings from the existing tracking.json in --out")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -142,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = WorldConfig(size=(args.size, args.size), clip_length=args.clip_length, num_objects=(3, 6),
                       distractor_speed=args.distractor_speed)
     clips = [render_clip(cfg, TEST_SEED + i) for i in range(args.clips)]
+    if args.only_propagation:
+        return rerun_propagation(clips, args)
     rng = np.random.default_rng(0)
     dets = [[noisy_detections(o, rng, jitter=args.jitter, miss=args.miss, false_pos=args.false_pos)
              for o in c.frame_objects] for c in clips]
@@ -161,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         for gt, o in zip(c.frame_objects, outs, strict=True):
             oracle.update(gt, o)
     results["ground_truth_as_tracks"] = oracle.compute()
-    prop = {"dis_fb_check": propagation(clips, 1.0), "dis_no_check": propagation(clips, None)}
-    report(results, prop, args)
+    prop, prop_ms = propagation_rows(clips, args.flow_weights)
+    report(results, prop, prop_ms, args)
     shown = range(min(3, len(clips)))
     tiles = [titled(clip_strip(draw_tracks(clips[i].video, outputs["flow"][i])[::2]),
                     f"clip {i}: tracker_flow on noisy detections (every 2nd frame)") for i in shown]
@@ -173,11 +217,29 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report(results: dict, prop: dict, args: argparse.Namespace) -> None:
+def rerun_propagation(clips: list[Scene], args: argparse.Namespace) -> int:
+    """``--only-propagation``: new propagation rows beside the recorded tracking rows."""
+    path = args.out / "tracking.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: --only-propagation needs a previous full run's results")
+    old = json.loads(path.read_text())
+    for key in ("clips", "size", "clip_length", "distractor_speed"):
+        if old["config"].get(key) != getattr(args, key):
+            raise ValueError(f"{path}: recorded {key}={old['config'].get(key)!r} differs from "
+                             f"--{key.replace('_', '-')} {getattr(args, key)!r}")
+    prop, prop_ms = propagation_rows(clips, args.flow_weights)
+    for key in ("jitter", "miss", "false_pos", "detector", "detector_score"):
+        setattr(args, key, old["config"][key])
+    report(old["tracking"], prop, prop_ms, args)
+    return 0
+
+
+def report(results: dict, prop: dict, prop_ms: dict, args: argparse.Namespace) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "tracking.json", {"config": {k: str(v) if isinstance(v, Path) else v
                                                        for k, v in vars(args).items()},
-                                            "tracking": results, "mask_propagation_iou_per_frame": prop}, indent=2)
+                                            "tracking": results, "mask_propagation_iou_per_frame": prop,
+                                            "mask_propagation_ms_per_flow": prop_ms}, indent=2)
     lines = [f"# Tracking on {args.clips} held-out world clips ({args.size}px, T={args.clip_length})", "",
              f"Detections: ground truth with {args.jitter:.0%} box jitter, {args.miss:.0%} misses, "
              f"Poisson({args.false_pos}) false positives per frame (scores 0.3-0.7)"
@@ -189,11 +251,13 @@ def report(results: dict, prop: dict, args: argparse.Namespace) -> None:
     for name, r in results.items():
         lines.append(f"| {name} | {r['MOTA']:.1f} | {r['IDF1']:.1f} | {r['IDSW']:.0f} | {r['FP']:.0f} | "
                      f"{r['FN']:.0f} | {r['MT']:.0f} | {r['ML']:.0f} | {r.get('ms_per_frame', 0):.2f} |")
-    lines += ["", "Mask propagation from frame 0 with DIS flow, mean mask IoU at frame t:", "",
-              "| t | " + " | ".join(str(t) for t in range(len(prop["dis_fb_check"]))) + " |",
-              "|---" * (len(prop["dis_fb_check"]) + 1) + "|"]
+    flows = "DIS flow" + (f" and the FlowNet {args.flow_weights}" if args.flow_weights else "")
+    lines += ["", f"Mask propagation from frame 0 with {flows}, mean mask IoU at frame t "
+              "(fb_check: pixels failing the 1 px forward-backward check get no label):", "",
+              "| t | " + " | ".join(str(t) for t in range(len(prop["dis_fb_check"]))) + " | ms/flow |",
+              "|---" * (len(prop["dis_fb_check"]) + 2) + "|"]
     for name, ious in prop.items():
-        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in ious) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in ious) + f" | {prop_ms[name]:.1f} |")
     write_text(args.out / "tracking.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
