@@ -154,6 +154,9 @@ def propagation_rows(clips: list[Scene], flow_weights: Path | None) -> tuple[dic
     for name, fn in fns.items():
         for suffix, consistency in (("fb_check", 1.0), ("no_check", None)):
             prop[f"{name}_{suffix}"], ms[f"{name}_{suffix}"] = propagation(clips, consistency, fn)
+    # reference: masks left where they were in frame 0
+    prop["zero_flow"], ms["zero_flow"] = propagation(
+        clips, None, lambda a, b: torch.zeros(2, *a.shape[-2:]))
     return prop, ms
 
 
