@@ -27,6 +27,7 @@ from seesall.tasks.embedding.data import ImageSet, load_digits_images, upsample,
 from seesall.tasks.embedding.embedder import MODELS, folder_labels, list_images
 from seesall.tasks.embedding.metrics import retrieval_metrics
 from seesall.tasks.embedding.probe import to_input
+from seesall.tasks.embedding.sampling import PKBatchSet
 
 NAME = "embedding"
 DEFAULT_MODEL = "convnet_crops"
@@ -43,6 +44,10 @@ class TaskConfig:
     dim: int = field(default=64, metadata={"help": "embedding dimension"})
     squared: bool = field(default=True, metadata={
         "help": "triplet loss on squared distances (FaceNet) or on plain distances"})
+    classes_per_batch: int = field(default=0, metadata={
+        "help": "P of class-balanced P×K training batches (each item is one P×K batch, "
+                "data.batch_size counts them); 0 = uniformly random batches"})
+    per_class: int = field(default=4, metadata={"help": "K of P×K batches: images per class"})
 
 
 def task_config(cfg: RunConfig | None) -> TaskConfig:
@@ -67,8 +72,24 @@ class ImageSetDataset(Dataset):
 
 
 def collate(items: list[tuple[Tensor, ...]]) -> tuple[Tensor, ...]:
-    """Stack each field: (images [B, 3, H, W], labels [B], augment flags [B])."""
-    return tuple(torch.stack(field) for field in zip(*items, strict=True))
+    """Stack each field: (images [B, 3, H, W], labels [B], augment flags [B]).
+
+    Items that are whole batches (:class:`~.sampling.PKBatchSet`, images [PK, 3, H, W])
+    are concatenated instead.
+    """
+    join = torch.cat if items[0][0].ndim == 4 else torch.stack
+    return tuple(join(field) for field in zip(*items, strict=True))
+
+
+def train_dataset(cfg: RunConfig, train: ImageSet, *, augment: bool) -> Dataset:
+    """Single images, or P×K batches when ``task.classes_per_batch`` > 0."""
+    t = task_config(cfg)
+    if t.classes_per_batch <= 0:
+        return ImageSetDataset(train, augment=augment)
+    pk = t.classes_per_batch * t.per_class
+    length = max(len(train) // pk, cfg.trainer.max_steps * cfg.data.batch_size, 1)
+    return PKBatchSet(train, classes_per_batch=t.classes_per_batch, per_class=t.per_class,
+                      length=length, seed=cfg.trainer.seed, augment=augment)
 
 
 def _folder_set(root: Path, size: int) -> ImageSet:
@@ -136,6 +157,8 @@ def _loss(emb: Tensor, batch: tuple[Tensor, Tensor], *, criterion: Any) -> dict[
 def _criterion(t: TaskConfig) -> TripletCriterion | ContrastiveCriterion:
     if t.loss not in ("triplet", "contrastive"):
         raise ValueError(f"task.loss must be 'triplet' or 'contrastive', got {t.loss!r}")
+    if t.classes_per_batch > 0 and t.per_class < 2:
+        raise ValueError(f"task.per_class must be >= 2 with P×K batches, got {t.per_class}")
     miners = miner_table(margin=t.margin, dim=t.dim)
     if t.miner not in miners:
         raise ValueError(f"task.miner {t.miner!r}: choose from {', '.join(miners)}")
@@ -167,7 +190,7 @@ def parts_from_sets(cfg: RunConfig, train: ImageSet, val: ImageSet | None, *, si
                                  augment=BatchAugment(augment) if augment else None),
         postprocess=lambda emb, batch: emb,
         make_evaluator=RetrievalEvaluator,
-        train_set=ImageSetDataset(train, augment=augment is not None),
+        train_set=train_dataset(cfg, train, augment=augment is not None),
         val_set=ImageSetDataset(val) if val is not None else None,
         collate=collate,
         class_names=list(train.class_names),

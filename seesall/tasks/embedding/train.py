@@ -8,6 +8,7 @@ batches. It is the same (model, loss dict, data) split the shared trainer in
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,19 +16,24 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from seesall.engine.schedule import lr_factor
 from seesall.tasks.embedding.criterion import ContrastiveCriterion, TripletCriterion
 from seesall.tasks.embedding.data import ImageSet
+from seesall.tasks.embedding.sampling import class_index, pk_indices
 
 LossFn = Callable[[nn.Module, Any], dict[str, Tensor]]
 
 
 def train_steps(
     model: nn.Module, loss_fn: LossFn, batches: Iterator[Any], *, steps: int,
-    lr: float = 1e-3, weight_decay: float = 1e-4, log_every: int = 0,
+    lr: float = 1e-3, weight_decay: float = 1e-4, warmup_steps: int = 0, log_every: int = 0,
 ) -> dict[str, float]:
-    """AdamW with cosine decay for ``steps`` steps; returns final losses and wall-clock."""
+    """AdamW for ``steps`` steps: linear warm-up over ``warmup_steps``, then cosine decay
+    (the engine's :func:`~seesall.engine.schedule.lr_factor`); returns final losses and
+    wall-clock."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, functools.partial(
+        lr_factor, schedule="cosine", max_steps=max(steps, 1), warmup_steps=warmup_steps))
     model.train()
     start, last = time.perf_counter(), {}
     for step in range(steps):
@@ -52,16 +58,15 @@ def random_batches(data: ImageSet, batch_size: int, seed: int = 0) -> Iterator[I
 
 def class_balanced_batches(data: ImageSet, *, classes_per_batch: int, per_class: int,
                            seed: int = 0) -> Iterator[ImageSet]:
-    """Endless P×K batches: P random classes, K random images of each (metric learning)."""
+    """Endless P×K batches: P distinct random classes, K images of each (metric learning).
+
+    See :func:`~seesall.tasks.embedding.sampling.pk_indices`.
+    """
     g = torch.Generator().manual_seed(seed)
-    by_class = [torch.nonzero(data.labels == c).squeeze(1) for c in data.labels.unique()]
-    by_class = [idx for idx in by_class if len(idx) >= 2]
-    p = min(classes_per_batch, len(by_class))
+    by_class = class_index(data.labels)
     while True:
-        chosen = torch.randperm(len(by_class), generator=g)[:p]
-        parts = [by_class[c][torch.randint(0, len(by_class[c]), (per_class,), generator=g)]
-                 for c in chosen.tolist()]
-        yield data.subset(torch.cat(parts))
+        yield data.subset(pk_indices(by_class, classes_per_batch=classes_per_batch,
+                                     per_class=per_class, generator=g))
 
 
 def classification_loss(augment: Callable[[Tensor], Tensor]) -> LossFn:
