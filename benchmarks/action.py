@@ -30,6 +30,7 @@ import cv2
 import torch
 
 from seesall.io.atomic import write_json, write_text
+from seesall.tasks.flow.classical import CLASSICAL
 from seesall.tasks.video.blink import blink_clip_logits, blink_keep, frame_change, uniform_keep
 from seesall.tasks.video.counting import COUNT_CLASSES, CountingConfig, counting_set
 from seesall.tasks.video.data import clip_flows
@@ -42,18 +43,21 @@ TRAIN_SEED, TEST_SEED = 20_000, 800_000
 RESULTS = Path(__file__).parent / "results"
 
 
-def render_clips(cfg: WorldConfig, seeds: range, cache: Path) -> dict[str, torch.Tensor]:
-    """{"video": uint8 [N, T, 3, H, W], "labels": [N], "flow": float16 [N, 2, T - 1, H, W] (DIS)},
-    rendered in this process (about 20 ms of CPU per 64 px clip, flow included)."""
+def render_clips(cfg: WorldConfig, seeds: range, cache: Path, flow: str = "dis_medium"
+                 ) -> dict[str, torch.Tensor]:
+    """{"video": uint8 [N, T, 3, H, W], "labels": [N], "flow": float16 [N, 2, T - 1, H, W]} with
+    ``flow`` one of ``CLASSICAL`` (OpenCV), rendered in this process (about 20 ms of CPU per
+    64 px clip, flow included)."""
     tag = "kin" if cfg.kinematogram else "tex"
     lo, hi = cfg.num_objects
-    path = cache / f"clips_{tag}_{cfg.size[0]}_{cfg.clip_length}_o{lo}{hi}_{seeds.start}_{len(seeds)}.pt"
+    name = f"clips_{tag}_{cfg.size[0]}_{cfg.clip_length}_o{lo}{hi}_{seeds.start}_{len(seeds)}"
+    path = cache / (name + ("" if flow == "dis_medium" else f"_{flow}") + ".pt")
     if path.exists():
         return torch.load(path)
     scenes = [render_clip(cfg, s) for s in seeds]
     video = torch.stack([s.video.as_subclass(torch.Tensor) for s in scenes])
-    flow = torch.stack([clip_flows(v) for v in video]).half()
-    out = {"video": video, "labels": torch.tensor([int(s.action) for s in scenes]), "flow": flow}
+    flows = torch.stack([clip_flows(v, CLASSICAL[flow]) for v in video]).half()
+    out = {"video": video, "labels": torch.tensor([int(s.action) for s in scenes]), "flow": flows}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, path)
     return out
@@ -188,8 +192,8 @@ def train_model(name: str, train: dict, test: dict, classes: tuple[str, ...], st
 
 def run_set(name: str, cfg: WorldConfig, models: list[str], args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
-    train = render_clips(cfg, range(TRAIN_SEED, TRAIN_SEED + args.train_clips), args.cache)
-    test = render_clips(cfg, range(TEST_SEED, TEST_SEED + args.test_clips), args.cache)
+    train = render_clips(cfg, range(TRAIN_SEED, TRAIN_SEED + args.train_clips), args.cache, args.flow)
+    test = render_clips(cfg, range(TEST_SEED, TEST_SEED + args.test_clips), args.cache, args.flow)
     print(f"[{name}] rendered in {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
     out: dict = {"models": {}}
     trained = {}
@@ -203,8 +207,8 @@ def run_set(name: str, cfg: WorldConfig, models: list[str], args: argparse.Names
     if causal:  # the last causal model listed
         out["streaming"] = streaming_numbers(trained[causal[-1]], test)
         out["streaming"]["model"] = causal[-1]
-        out["blink"] = blink_sweep(trained[causal[-1]], test, args.blink_thresholds,
-                                   args.blink_strides, args.blink_global)
+        out["blink"] = {m: blink_sweep(trained[m], test, args.blink_thresholds, args.blink_strides,
+                                       args.blink_global) for m in causal}
     return {"result": out, "trained": trained, "test": test, "classes": ACTIONS}
 
 
@@ -260,17 +264,21 @@ def _model_table(res: dict, classes: tuple[str, ...]) -> list[str]:
 
 
 def _stream_lines(res: dict) -> list[str]:
-    s, b = res["streaming"], res["blink"]
+    s = res["streaming"]
     lines = ["", f"Streaming {s['model']}: {s['stream_ms_per_frame']:.2f} ms per frame (step) vs "
              f"{s['offline_ms_per_clip_over_T']:.2f} ms offline per clip / T; max |stream - offline| "
-             f"= {s['max_abs_diff_stream_vs_offline']:.2e}; the change measure costs "
-             f"{b['measure_ms_per_frame']:.3f} ms per frame.", "",
-             "| stream | measure | threshold / n | frames skipped % | top-1 % | change vs all frames |",
-             "|---|---|---|---|---|---|"]
-    for set_name in ("clips", "paused"):
-        base = b[set_name][0]["top1"]
-        lines += [f"| {set_name} | {r['measure']} | {r['value']} | {r['skipped_%']:.1f} | "
-                  f"{r['top1']:.1f} | {r['top1'] - base:+.1f} |" for r in b[set_name]]
+             f"= {s['max_abs_diff_stream_vs_offline']:.2e}.", ""]
+    for m, b in res["blink"].items():
+        lines += [f"Blink, {m} (the change measure costs {b['measure_ms_per_frame']:.3f} ms per frame):",
+                  "", "| stream | measure | threshold / n | frames skipped % | top-1 % | vs this stream, "
+                  "all frames | vs clips, all frames |", "|---|---|---|---|---|---|---|"]
+        ref = b["clips"][0]["top1"]
+        for set_name in ("clips", "paused"):
+            base = b[set_name][0]["top1"]
+            lines += [f"| {set_name} | {r['measure']} | {r['value']} | {r['skipped_%']:.1f} | "
+                      f"{r['top1']:.1f} | {r['top1'] - base:+.1f} | {r['top1'] - ref:+.1f} |"
+                      for r in b[set_name]]
+        lines.append("")
     return lines
 
 
@@ -308,7 +316,7 @@ def report(results: dict, args: argparse.Namespace, seconds: float) -> None:
 
 
 THREE_D = {"c3d", "r3d", "slowfast", "causal3d", "i3d", "r3d_motion", "slowfast_motion",
-           "causal3d_motion"}
+           "causal3d_motion", "causal3d_motion_skip"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -321,18 +329,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--size", type=int, default=64)
+    p.add_argument("--flow", choices=sorted(CLASSICAL), default="dis_medium",
+                   help="OpenCV flow fed to two-stream (precomputed, not in the training budget)")
     p.add_argument("--clip-length", type=int, default=8)
     p.add_argument("--max-objects", type=int, default=3, help="most distractors per action clip")
     p.add_argument("--train-clips", type=int, default=960)
     p.add_argument("--test-clips", type=int, default=135)
     p.add_argument("--models", nargs="*", default=["per_frame_2d", "r3d_motion", "slowfast_motion",
-                                                   "two_stream", "causal3d_motion"])
+                                                   "two_stream", "causal3d_motion",
+                                                   "causal3d_motion_skip"])
     p.add_argument("--kinematogram-models", nargs="*", default=["per_frame_2d", "r3d_motion", "two_stream"])
     p.add_argument("--counting-models", nargs="*", default=["single_frame", "r3d_motion"])
     p.add_argument("--counting-train", type=int, default=480)
     p.add_argument("--counting-test", type=int, default=160)
     p.add_argument("--blink-thresholds", nargs="+", type=float,
-                   default=[0.0, 0.05, 0.1, 0.15, 0.2, 0.3], help="local (max over 4x4 cells) measure")
+                   default=[0.0, 0.02, 0.05, 0.1, 0.15], help="local (max over 4x4 cells) measure")
     p.add_argument("--blink-global", nargs="*", type=float, default=[0.002, 0.005],
                    help="thresholds of the global mean measure, for comparison")
     p.add_argument("--blink-strides", nargs="*", type=int, default=[2, 3],

@@ -219,6 +219,11 @@ def causal3d_motion(*, num_classes: int, clip_length: int = 8) -> CausalClip:
     return CausalClip(net=causal_tiny(num_classes=num_classes, motion=True))
 
 
+def causal3d_motion_skip(*, num_classes: int, clip_length: int = 8) -> CausalClip:
+    """``causal3d_motion`` trained on random skip patterns half of the time (for blink)."""
+    return CausalClip(net=causal_tiny(num_classes=num_classes, motion=True), frame_skip=0.5)
+
+
 def i3d(*, num_classes: int, clip_length: int = 8, frame_model: nn.Module | None = None
         ) -> ClipModel:
     """I3D: the per-frame CNN inflated (time kernel 3); pass a trained ``frame_model`` to start
@@ -242,6 +247,7 @@ MODELS = {
     "r3d_motion": r3d_motion,
     "slowfast_motion": slowfast_motion,
     "causal3d_motion": causal3d_motion,
+    "causal3d_motion_skip": causal3d_motion_skip,
     "i3d": i3d,
     "two_stream": two_stream,
 }
