@@ -329,7 +329,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--size", type=int, default=64)
-    p.add_argument("--flow", choices=sorted(CLASSICAL), default="dis_medium",
+    p.add_argument("--flow", choices=sorted(CLASSICAL), default="farneback",
                    help="OpenCV flow fed to two-stream (precomputed, not in the training budget)")
     p.add_argument("--clip-length", type=int, default=8)
     p.add_argument("--max-objects", type=int, default=3, help="most distractors per action clip")

@@ -19,8 +19,10 @@ then time, as ``nn.Conv3d`` wants) and returns raw logits.
 * ``DifferenceConv3d``: a learned temporal-difference stem (TSN's "RGB
   difference" input, learned as in TDN): a Conv3d whose kernel is re-centred to
   sum to zero along time, so it sees only what changes and a static clip gives
-  exactly zero. ``motion_stem=True`` puts it first in the 3D CNNs, the fast
-  pathway and the causal network. Without it, a small 3D CNN trained from
+  exactly zero. ``motion=True`` puts it first in the 3D CNNs, the fast
+  pathway and the causal network (``slow_motion=True``: the slow pathway too,
+  without which SlowFast's RGB slow pathway fits the training clips' appearance).
+  Without it, a small 3D CNN trained from
   scratch on textured clips where the actor covers a few % of the pixels spends
   hundreds of steps fitting the appearance of the training clips before motion
   shows in its loss.
