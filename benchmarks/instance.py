@@ -350,7 +350,7 @@ def pictures(args: argparse.Namespace, val: dict[str, list[Scene]]) -> list[str]
             preds[name] = evaluate(run, scenes, keypoints=False)[1]
     if preds:
         path = RESULTS / f"{args.name}_masks.png"
-        mask_picture(scenes, preds, path, scale=args.scale, min_score=args.picture_score)
+        mask_picture(scenes, preds, path, scale=args.scale, min_score=args.mask_picture_score)
         written.append(path.name)
     kp = load("keypoint_rcnn", args)
     if kp is not None:
@@ -409,7 +409,8 @@ def main() -> None:
     p.add_argument("--pictures-only", action="store_true")
     p.add_argument("--no-pictures", action="store_true")
     p.add_argument("--picture-scenes", type=int, default=4)
-    p.add_argument("--picture-score", type=float, default=0.3)
+    p.add_argument("--picture-score", type=float, default=0.3, help="keypoint picture")
+    p.add_argument("--mask-picture-score", type=float, default=0.15, help="mask picture")
     p.add_argument("--scale", type=int, default=3, help="picture enlargement")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
