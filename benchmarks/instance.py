@@ -403,6 +403,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--tv-lr", type=float, default=None, help="torchvision's lr (default --lr)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0, help="initialisation and batch order")
     p.add_argument("--only", default="mask_rcnn,solo,tv_maskrcnn_r50_fpn,keypoint_rcnn,stuff_unet")
     p.add_argument("--name", default="instance", help="output name: results/NAME.*")
     p.add_argument("--ckpt-dir", default="runs/instance_bench", help="checkpoints NAME.pt")
@@ -428,13 +429,13 @@ def main() -> None:
     if not args.pictures_only:
         train = {k: [render_scene(c, i) for i in range(args.train)] for k, c in cfgs.items()}
         for name in args.only.split(","):
-            torch.manual_seed(0)
+            torch.manual_seed(args.seed)
             run = build(name, args.size)
             unet = name == "stuff_unet"
             lr = args.tv_lr if name.startswith("tv_") and args.tv_lr else args.lr
             print(name, flush=True)
             r = fit(run, train[run.world], budget=args.stuff_budget if unet else args.budget,
-                    max_steps=args.max_steps, batch=args.batch, lr=lr)
+                    max_steps=args.max_steps, batch=args.batch, lr=lr, seed=args.seed)
             torch.save(run.module.state_dict(), Path(args.ckpt_dir) / f"{name}.pt")
             m = {} if unet else evaluate(run, val[run.world], name == "keypoint_rcnn")[0]
             rows[name] = {**r, **m, "budget_cpu_s": args.stuff_budget if unet else args.budget}
