@@ -19,7 +19,7 @@ from seesall.world import WorldConfig
 
 NAME = "flow"
 MODELS: dict[str, Any] = FLOW_MODELS
-DEFAULT_MODEL = "flownet_s_tiny"
+DEFAULT_MODEL = "flownet_c_small"
 
 
 @dataclass(frozen=True)
