@@ -252,6 +252,12 @@ def _overrides(args: argparse.Namespace, task_cls: type | None) -> dict[str, dic
     return out
 
 
+def _with_recipe_defaults(data: dict[str, Any], recipe: ModuleType) -> dict[str, Any]:
+    """``data`` (a config file's sections) over the recipe's optional ``DEFAULTS``."""
+    defaults: dict[str, dict[str, Any]] = getattr(recipe, "DEFAULTS", {})
+    return {**data, **{section: {**values, **(data.get(section) or {})} for section, values in defaults.items()}}
+
+
 def config_from_args(args: argparse.Namespace, recipe: ModuleType) -> tuple[Any, bool]:
     """(RunConfig, resume?) from the flags, --config and, with --resume, the run's config.yaml."""
     resume = args.resume is not None
@@ -270,7 +276,7 @@ def config_from_args(args: argparse.Namespace, recipe: ModuleType) -> tuple[Any,
         if args.out is None:
             raise ValueError("--out RUN_DIR is required (or --resume RUN_DIR)")
         out = args.out
-        data = read_yaml(args.config) if args.config else {}
+        data = _with_recipe_defaults(read_yaml(args.config) if args.config else {}, recipe)
         where = args.config or "command line"
         ckpts = Path(out) / "checkpoints"
         if ckpts.is_dir() and any(ckpts.iterdir()):

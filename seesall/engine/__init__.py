@@ -20,6 +20,9 @@ A task provides a module ``seesall/tasks/<task>/recipe.py`` and adds ONE line
     the model table (plain dict of factories); ``seesall models`` lists it.
 ``DEFAULT_MODEL: str``
     used when ``--model`` is not given.
+``DEFAULTS: dict[str, dict[str, Any]]`` (optional)
+    the task's own defaults, ``{section: {key: value}}``, under the config file and
+    flags (e.g. a warm-up the task's losses need); saved in the run's ``config.yaml``.
 ``TaskConfig: type | None``
     a frozen dataclass of task options, read from the YAML section ``task:``; each
     field becomes a ``--kebab-case`` flag of ``seesall train`` (help text from

@@ -56,6 +56,8 @@ class Recipe(Protocol):
         NAME: the task name used on the command line (``seesall train NAME``).
         MODELS: the task's model table, a plain dict name -> factory.
         DEFAULT_MODEL: the model trained when ``--model`` is not given.
+        DEFAULTS: optional ``{section: {key: value}}`` the task needs by default, under the
+            config file and flags (``seesall train`` reads it when present).
         TaskConfig: a frozen dataclass of task options (YAML section ``task:``; each field
             becomes a ``--kebab-case`` flag of ``seesall train``, documented by the field's
             ``metadata["help"]``), or None.

@@ -162,3 +162,21 @@ def test_task_options_do_not_shadow_common_flags() -> None:
         for f in dataclasses.fields(recipe.TaskConfig) if recipe.TaskConfig else ():
             flag = "--" + f.name.replace("_", "-")
             assert flag not in common, f"{name}.TaskConfig.{f.name} shadows the common flag {flag}"
+
+
+def test_recipe_defaults_sit_under_config_file_and_flags(tmp_path: Path) -> None:
+    from seesall.cli.train import _recipes, config_from_args
+
+    parser = _train_parser()
+    recipe = _recipes()["embedding"]
+    assert recipe.DEFAULTS["optim"]["warmup_steps"] == 50
+    cfg, _ = config_from_args(parser.parse_args(["embedding", "--out", str(tmp_path / "a")]), recipe)
+    assert cfg.optim.warmup_steps == 50 and cfg.optim.lr == type(cfg.optim)().lr
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("optim:\n  warmup_steps: 7\n  lr: 0.5\n")
+    args = parser.parse_args(["embedding", "--out", str(tmp_path / "b"), "--config", str(yaml_file)])
+    assert config_from_args(args, recipe)[0].optim.warmup_steps == 7
+    args = parser.parse_args(["embedding", "--out", str(tmp_path / "c"), "--warmup-steps", "3"])
+    assert config_from_args(args, recipe)[0].optim.warmup_steps == 3
+    args = parser.parse_args(["classification", "--out", str(tmp_path / "d")])
+    assert config_from_args(args, _recipes()["classification"])[0].optim.warmup_steps == 0

@@ -31,6 +31,10 @@ from seesall.tasks.embedding.sampling import PKBatchSet
 
 NAME = "embedding"
 DEFAULT_MODEL = "convnet_crops"
+DEFAULTS = {"optim": {"warmup_steps": 50}}
+"""Without a warm-up, full-rate first steps on world crops (whose pixels do not predict the
+class) shrink every distance and the triplet / contrastive losses collapse to one point
+(benchmarks/results/embedding.md)."""
 
 
 @dataclass(frozen=True)
