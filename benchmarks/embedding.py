@@ -210,8 +210,8 @@ def tsne_figure(panels: list[tuple[str, torch.Tensor, torch.Tensor, tuple[str, .
     import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5))
-    for ax, (title, x, y, names) in zip(axes, panels, strict=True):
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5), squeeze=False)
+    for ax, (title, x, y, names) in zip(axes[0], panels, strict=True):
         xy = TSNE(n_components=2, init="pca", perplexity=min(30, len(x) - 1), random_state=0).fit_transform(
             x.numpy())
         sc = ax.scatter(xy[:, 0], xy[:, 1], c=y.numpy(), cmap="tab10", s=6, vmin=0, vmax=9)
@@ -238,7 +238,7 @@ def load(name: str, args: argparse.Namespace) -> tuple[ImageSet, ImageSet]:
 
 def markdown(results: dict) -> str:
     lines = ["# Embedding benchmark", "",
-             f"Command: `{results['command']}`; one CPU thread; "
+             f"Command: `{results['command']}`; "
              f"{results['cpu_seconds']:.0f} s of CPU ({results['seconds']:.0f} s wall-clock on "
              "a shared machine).",
              "", "## Representations (test accuracy of a linear probe on frozen features)", "",
@@ -296,6 +296,9 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--no-metric", action="store_true",
+                   help="representations only (raw pixels, SimCLR, supervised): no metric runs")
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="10 steps everywhere (smoke run)")
     p.add_argument("--out", default="embedding")
     args = p.parse_args()
@@ -303,28 +306,31 @@ def main() -> None:
         args.simclr_steps = args.crops_simclr_steps = args.sup_steps = args.metric_steps = 10
         args.world_scenes = min(args.world_scenes, 100)
         args.metric_warmup = min(args.metric_warmup, 5)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     start, cpu_start = time.perf_counter(), time.process_time()
-    results: dict = {"command": "python benchmarks/embedding.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-        if k not in ("quick", "out", "datasets", "log_every")), "datasets": {}}
+    flags = [f"--{k.replace('_', '-')} " + (" ".join(v) if isinstance(v, list) else str(v))
+             for k, v in vars(args).items() if k not in ("quick", "out", "log_every", "no_metric")]
+    results: dict = {"command": " ".join(["python benchmarks/embedding.py", *flags]
+                                         + ["--no-metric"] * args.no_metric), "datasets": {}}
     panels = []
     for name in args.datasets:
         s = setups()[name]
         train, test = load(name, args)
         print(f"{name}: {len(train)} train / {len(test)} test, {len(train.class_names)} classes")
         rep, simclr_test = representation_runs(s, train, test, args)
-        met, emb = metric_runs(s, train, test, args)
+        met, emb = ({}, {}) if args.no_metric else metric_runs(s, train, test, args)
         results["datasets"][name] = {"train": len(train), "test": len(test),
                                      "representations": rep, "metric": met}
         results.update(seconds=time.perf_counter() - start,
                        cpu_seconds=time.process_time() - cpu_start)
         write_json(RESULTS / f"{args.out}.json", results, indent=2)  # partial results
         write_text(RESULTS / f"{args.out}.md", markdown(results))
-        best = max(met, key=lambda k: met[k]["map_at_r"])
-        panels += [(f"{name}: SimCLR features (no labels)", simclr_test, test.labels,
-                    test.class_names),
-                   (f"{name}: {best} embedding", emb[best], test.labels, test.class_names)]
+        panels.append((f"{name}: SimCLR features (no labels)", simclr_test, test.labels,
+                       test.class_names))
+        if met:
+            best = max(met, key=lambda k: met[k]["map_at_r"])
+            panels.append((f"{name}: {best} embedding", emb[best], test.labels,
+                           test.class_names))
     results["seconds"] = time.perf_counter() - start
     results["cpu_seconds"] = time.process_time() - cpu_start
     write_json(RESULTS / f"{args.out}.json", results, indent=2)
