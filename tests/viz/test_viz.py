@@ -6,6 +6,7 @@ from torchvision import tv_tensors
 
 from seesall.structures import IGNORE_INDEX, Objects
 from seesall.viz import clip_strip, colorize_semantic, draw_objects, flow_to_color, grid, palette, save_png
+from seesall.viz.draw import caption_font
 
 
 def test_palette_is_the_voc_palette():
@@ -70,6 +71,10 @@ def test_draw_objects_scale_enlarges_image_and_geometry() -> None:
     out = draw_objects(image, objects, ["a", "b"], scale=3)
     big = image.repeat_interleave(3, 1).repeat_interleave(3, 2)
     expected = draw_bounding_boxes(big, boxes.as_subclass(torch.Tensor) * 3, labels=["b"],
-                                   colors=[palette(2)[1]], width=2)
+                                   colors=[palette(2)[1]], width=2, font=caption_font(), font_size=15)
     assert out.shape == (3, 60, 90)
     assert torch.equal(out, expected)
+    small = draw_bounding_boxes(big, boxes.as_subclass(torch.Tensor) * 3, labels=["b"],
+                                colors=[palette(2)[1]], width=2)
+    rows = (out != small).any(0).any(1).nonzero()
+    assert rows.numel() > 0 and rows.max() - rows.min() >= 9  # the 15-point caption is taller
