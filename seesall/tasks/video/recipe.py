@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from seesall.engine.config import RunConfig
-from seesall.engine.recipe import TaskParts
+from seesall.engine.recipe import TaskParts, pick_model, task_options, world_splits
 from seesall.structures import Scene
 from seesall.tasks.video.data import collate_clips
 from seesall.tasks.video.metrics import TopKAccuracy
@@ -18,12 +18,10 @@ from seesall.tasks.video.models import MODELS as ACTION_MODELS
 from seesall.tasks.video.models import normalize_video
 from seesall.tasks.video.train import action_loss
 from seesall.world import ACTIONS, WorldConfig
-from seesall.world.dataset import WorldDataset
 
 NAME = "action"
 MODELS: dict[str, Any] = ACTION_MODELS
 DEFAULT_MODEL = "r3d_motion"
-VAL_SEED_OFFSET = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -36,14 +34,9 @@ class TaskConfig:
     max_objects: int = field(default=3, metadata={"help": "most distractors per clip"})
 
 
-def _task_cfg(cfg: RunConfig | None) -> TaskConfig:
-    return cfg.task if cfg is not None and isinstance(cfg.task, TaskConfig) else TaskConfig()
-
-
 def build_model(name: str, cfg: RunConfig | None = None) -> nn.Module:
-    if name not in MODELS:
-        raise ValueError(f"unknown action model {name!r}; choose from {', '.join(MODELS)}")
-    return MODELS[name](num_classes=len(ACTIONS), clip_length=_task_cfg(cfg).clip_length)
+    factory = pick_model(NAME, MODELS, name)
+    return factory(num_classes=len(ACTIONS), clip_length=task_options(cfg, TaskConfig).clip_length)
 
 
 def _inputs(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor | None]:
@@ -96,21 +89,19 @@ def _collate(scenes: list[Scene], *, with_flow: bool) -> dict[str, Tensor]:
 
 def build(cfg: RunConfig) -> TaskParts:
     """A clip model, cross-entropy, world clips of ``data.image_size``, top-1 / top-5."""
-    t, d = _task_cfg(cfg), cfg.data
-    if d.source != "world":
-        raise ValueError(f"action training reads the world only for now, got data.source {d.source!r}")
+    t, d = task_options(cfg, TaskConfig), cfg.data
     world = WorldConfig(size=(d.image_size, d.image_size), clip_length=t.clip_length,
                         num_objects=(0, max(t.max_objects, 0)), kinematogram=t.kinematogram)
     model = build_model(cfg.model.name or DEFAULT_MODEL, cfg)
+    train_set, val_set = world_splits(cfg, "clip", world, t.world_seed)
     return TaskParts(
         model=model,
         loss=_loss,
         inputs=_inputs,
         postprocess=_postprocess,
         make_evaluator=ActionEvaluator,
-        train_set=WorldDataset("clip", d.train_size, world, seed=t.world_seed),
-        val_set=(WorldDataset("clip", d.val_size, world, seed=t.world_seed + VAL_SEED_OFFSET)
-                 if d.val_size > 0 else None),
+        train_set=train_set,
+        val_set=val_set,
         collate=functools.partial(_collate, with_flow=bool(getattr(model, "uses_flow", False))),
         class_names=list(ACTIONS),
         best_metric="top1",
