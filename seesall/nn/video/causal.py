@@ -1,0 +1,150 @@
+"""Causal 3D convolutions and a causal video network that also runs one frame at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seesall.nn.video.blocks import as_triple, check_video
+
+
+class CausalConv3d(nn.Module):
+    """Conv3d whose output at frame t depends only on input frames <= t.
+
+    Time is left-padded with ``(k_t - 1) * dilation_t`` zeros (no stride in time);
+    space is zero-padded to 'same' and may be strided. With ``difference=True``
+    the kernel sums to zero over time (as ``DifferenceConv3d``) and the left pad
+    repeats the first frame, so a static stream gives exactly zero.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int | Sequence[int] = 3,
+        dilation_t: int = 1,
+        stride_hw: int = 1,
+        bias: bool = True,
+        difference: bool = False,
+    ) -> None:
+        super().__init__()
+        kt, kh, kw = as_triple(kernel_size)
+        if difference and kt < 2:
+            raise ValueError(f"a difference CausalConv3d needs a time kernel >= 2, got {kt}")
+        self.in_channels = in_channels
+        self.difference = difference
+        self.time_pad = (kt - 1) * dilation_t
+        self.conv = nn.Conv3d(in_channels, out_channels, (kt, kh, kw),
+                              stride=(1, stride_hw, stride_hw), padding=(0, kh // 2, kw // 2),
+                              dilation=(dilation_t, 1, 1), bias=bias)
+
+    def _conv(self, x: Tensor) -> Tensor:
+        c = self.conv
+        w = c.weight - c.weight.mean(dim=2, keepdim=True) if self.difference else c.weight
+        return F.conv3d(x, w, c.bias, c.stride, c.padding, c.dilation, c.groups)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Tensor[B, C, T, H, W] -> Tensor[B, C', T, H', W']."""
+        check_video(x, self.in_channels, "CausalConv3d input")
+        if self.difference:
+            return self._conv(F.pad(x, (0, 0, 0, 0, self.time_pad, 0), mode="replicate"))
+        return self._conv(F.pad(x, (0, 0, 0, 0, self.time_pad, 0)))
+
+    def init_cache(self, frame: Tensor) -> Tensor:
+        """The frames before the first, Tensor[B, C, time_pad, H, W]: zeros, or copies of
+        ``frame`` (the stream's first frame) for a difference conv."""
+        b, c, h, w = frame.shape
+        if self.difference:
+            return frame[:, :, None].expand(b, c, self.time_pad, h, w).contiguous()
+        return frame.new_zeros(b, c, self.time_pad, h, w)
+
+    def step(self, frame: Tensor, cache: Tensor) -> tuple[Tensor, Tensor]:
+        """Frame Tensor[B, C, H, W] and cache -> (output Tensor[B, C', H', W'], new cache)."""
+        window = torch.cat([cache, frame[:, :, None]], dim=2)  # (B, C, time_pad + 1, H, W)
+        out = self._conv(window)  # (B, C', 1, H', W')
+        return out[:, :, 0], window[:, :, 1:]
+
+
+class CausalBlock(nn.Module):
+    """CausalConv3d + BatchNorm3d + ReLU; ``step`` is valid in eval mode (BN uses running stats)."""
+
+    def __init__(self, conv: CausalConv3d, out_channels: int) -> None:
+        super().__init__()
+        self.conv = conv
+        self.bn = nn.BatchNorm3d(out_channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(self.bn(self.conv(x)))
+
+    def step(self, frame: Tensor, cache: Tensor) -> tuple[Tensor, Tensor]:
+        y, cache = self.conv.step(frame, cache)
+        return F.relu(self.bn(y[:, :, None]))[:, :, 0], cache  # BN over a 1-frame clip
+
+
+class CausalVideoNet(nn.Module):
+    """Causal 3D CNN giving one prediction per frame, offline or streaming.
+
+    ``forward(video)`` -> per-frame logits Tensor[B, T, K] where row t depends
+    on frames <= t only. ``step(frame, state)`` gives row t from frame t and a
+    state (the per-layer caches), so a stream needs no clip buffer. Call
+    ``eval()`` first: in training mode BatchNorm mixes statistics over time.
+    """
+
+    def __init__(
+        self, *, blocks: Sequence[CausalBlock], out_channels: int, num_classes: int
+    ) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.in_channels = blocks[0].conv.in_channels
+        self.head = nn.Linear(out_channels, num_classes)
+
+    def forward(self, video: Tensor) -> Tensor:
+        """Tensor[B, C, T, H, W] -> per-frame logits Tensor[B, T, K]."""
+        check_video(video, self.in_channels)
+        x = video
+        for block in self.blocks:
+            x = block(x)
+        pooled = x.mean(dim=(3, 4)).transpose(1, 2)  # (B, T, C)
+        return self.head(pooled)
+
+    def init_state(self, frame: Tensor) -> list[Tensor | None]:
+        """An empty stream for frames like ``frame`` (Tensor[B, C, H, W]); caches fill lazily."""
+        return [None] * len(self.blocks)
+
+    def step(self, frame: Tensor, state: list[Tensor | None]) -> tuple[Tensor, list[Tensor | None]]:
+        """Frame Tensor[B, C, H, W] + state -> (logits Tensor[B, K], new state)."""
+        if frame.ndim != 4 or frame.shape[1] != self.in_channels:
+            raise ValueError(
+                f"frame must have shape [B, {self.in_channels}, H, W], got {list(frame.shape)}"
+            )
+        x, new_state = frame, []
+        for block, cache in zip(self.blocks, state, strict=True):
+            if cache is None:
+                cache = block.conv.init_cache(x)
+            x, cache = block.step(x, cache)
+            new_state.append(cache)
+        return self.head(x.mean(dim=(2, 3))), new_state
+
+
+def causal_tiny(*, num_classes: int, in_channels: int = 3, width: int = 16,
+                motion: bool = False) -> CausalVideoNet:
+    """Four causal blocks, time dilation 1, 1, 2, 4 (receptive field 1 + 2 * 8 = 17 frames);
+    ``motion=True`` makes the first conv a (causal) temporal-difference conv."""
+    w = width
+    blocks = [
+        CausalBlock(CausalConv3d(in_channels, w, kernel_size=(3, 5, 5), stride_hw=2,
+                                 bias=not motion, difference=motion), w),
+        CausalBlock(CausalConv3d(w, 2 * w, kernel_size=3, stride_hw=2), 2 * w),
+        CausalBlock(CausalConv3d(2 * w, 2 * w, kernel_size=3, dilation_t=2, stride_hw=2), 2 * w),
+        CausalBlock(CausalConv3d(2 * w, 4 * w, kernel_size=3, dilation_t=4), 4 * w),
+    ]
+    return CausalVideoNet(blocks=blocks, out_channels=4 * w, num_classes=num_classes)
+
+
+# --------------------------------------------------------------------------- SlowFast
+
+
