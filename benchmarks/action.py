@@ -11,7 +11,8 @@ Three clip sets, each with its own train / held-out split:
   first frame vs a model on the clip, top-1 reported for static and moving clips.
 Every model is trained for the same CPU seconds (``--cpu-budget``; the steps
 come from timing a few steps of each model, so cheaper models take more steps;
-flows for two-stream are precomputed by DIS and not counted), or with
+flows for two-stream are precomputed by OpenCV (``--flow``) and not counted; two-stream's
+fusion weight is chosen on training clips held out of its training), or with
 ``--cpu-budget 0`` for fixed steps. Also measured: the causal 3D CNN's streaming
 latency per frame vs offline per clip / T, and the blink knob (frames skipped
 vs top-1, on the clips as rendered and as paused noisy streams). Writes
@@ -34,7 +35,7 @@ from seesall.tasks.flow.classical import CLASSICAL
 from seesall.tasks.video.blink import blink_clip_logits, blink_keep, frame_change, uniform_keep
 from seesall.tasks.video.counting import COUNT_CLASSES, CountingConfig, counting_set
 from seesall.tasks.video.data import clip_flows
-from seesall.tasks.video.models import MODELS, normalize_video
+from seesall.tasks.video.models import MODELS, choose_fusion_weight, fuse_streams, normalize_video
 from seesall.tasks.video.train import evaluate_clips, fit, forward_batch
 from seesall.viz.layout import clip_strip, grid, save_png, titled
 from seesall.world import ACTIONS, WorldConfig, render_clip
@@ -179,14 +180,48 @@ def model_steps(name: str, train: dict, classes: tuple[str, ...], args: argparse
     return args.steps_3d if name in THREE_D else args.steps
 
 
+def split_off(data: dict[str, torch.Tensor], n: int) -> tuple[dict, dict]:
+    """(all but the last ``n`` clips, the last ``n`` clips)."""
+    return {k: v[:-n] for k, v in data.items()}, {k: v[-n:] for k, v in data.items()}
+
+
+@torch.no_grad()
+def stream_logits(model: torch.nn.Module, data: dict[str, torch.Tensor]) -> torch.Tensor:
+    """A two-stream model's per-stream logits Tensor[N, 2, K] on ``data`` (eval mode)."""
+    model.eval()
+    return torch.cat([model.stream_logits(normalize_video(b["video"]), b["flow"])
+                      for b in in_order(data, 45)])
+
+
+def fusion_numbers(model: torch.nn.Module, hold: dict, test: dict) -> dict:
+    """Sets the fusion weight chosen on the held-out training clips ``hold``; each stream's
+    held-out top-1 on ``test`` alone and the fused top-1 at equal weights, for the record."""
+    weight = choose_fusion_weight(stream_logits(model, hold), hold["labels"], fusion=model.fusion)
+    model.set_fusion_weight(weight)
+    streams, labels = stream_logits(model, test), test["labels"]
+
+    def top1(logits: torch.Tensor) -> float:
+        return 100 * float((logits.argmax(1) == labels).float().mean())
+
+    return {"fusion_weight": weight, "top1_spatial": top1(streams[:, 0]),
+            "top1_temporal": top1(streams[:, 1]),
+            "top1_equal_weights": top1(fuse_streams(streams, 0.5, model.fusion))}
+
+
 def train_model(name: str, train: dict, test: dict, classes: tuple[str, ...], steps: int,
                 args: argparse.Namespace) -> tuple[torch.nn.Module, dict]:
-    """Train ``MODELS[name]`` from seed 0 for ``steps`` steps; held-out top-1/top-5 and timing."""
+    """Train ``MODELS[name]`` from seed 0 for ``steps`` steps; held-out top-1/top-5 and timing.
+    A two-stream model with per-stream losses trains on all but the last ``--fusion-holdout``
+    training clips and its fusion weight is chosen on those (never on the test clips)."""
     torch.manual_seed(0)
     model = MODELS[name](num_classes=len(classes), clip_length=args.clip_length)
+    hold = None
+    if getattr(model, "stream_losses", False) and args.fusion_holdout > 0:
+        train, hold = split_off(train, args.fusion_holdout)
     info = fit(model, batches(train, args.batch, seed=1), steps=steps, lr=args.lr)
+    fusion = fusion_numbers(model, hold, test) if hold is not None else {}
     res = evaluate_clips(model, in_order(test, 1), class_names=classes)
-    res.update(info, steps=steps)
+    res.update(info, **fusion, steps=steps)
     return model, res
 
 
@@ -257,6 +292,10 @@ def _model_table(res: dict, classes: tuple[str, ...]) -> list[str]:
     for m, r in res["models"].items():
         lines.append(f"| {m} | {r['steps']} | {r['top1']:.1f} | {r['top5']:.1f} | "
                      f"{r['ms_per_clip']:.1f} | {r['train_seconds']:.0f} | {r['train_cpu_seconds']:.0f} |")
+    lines += [f"\n{m}: fusion weight of the spatial stream {r['fusion_weight']:.1f} (chosen on "
+              f"held-out training clips); spatial stream alone {r['top1_spatial']:.1f} %, temporal "
+              f"stream alone {r['top1_temporal']:.1f} %, fused at equal weights "
+              f"{r['top1_equal_weights']:.1f} %." for m, r in res["models"].items() if "fusion_weight" in r]
     lines += ["", "Per-class top-1 %:", ""]
     lines += [f"- {m}: " + ", ".join(f"{a} {r[f'top1/{a}']:.0f}" for a in classes if f"top1/{a}" in r)
               for m, r in res["models"].items()]
@@ -286,7 +325,7 @@ def _budget(args: argparse.Namespace) -> str:
     if args.cpu_budget:
         return (f"{args.cpu_budget:.0f} CPU seconds of training (steps from timing 4 steps of each "
                 "model, in the table)")
-    return f"{args.steps_3d} steps (3D / SlowFast / causal) or {args.steps} steps (2D, two-stream)"
+    return f"{args.steps_3d} steps (3D / SlowFast / causal / two_stream) or {args.steps} steps (2D, two_stream_2d)"
 
 
 def report(results: dict, args: argparse.Namespace, seconds: float) -> None:
@@ -316,7 +355,7 @@ def report(results: dict, args: argparse.Namespace, seconds: float) -> None:
 
 
 THREE_D = {"c3d", "r3d", "slowfast", "causal3d", "i3d", "r3d_motion", "slowfast_motion",
-           "causal3d_motion", "causal3d_motion_skip"}
+           "causal3d_motion", "causal3d_motion_skip", "two_stream"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -331,13 +370,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--flow", choices=sorted(CLASSICAL), default="farneback",
                    help="OpenCV flow fed to two-stream (precomputed, not in the training budget)")
+    p.add_argument("--fusion-holdout", type=int, default=96,
+                   help="training clips held out of two-stream's training to choose its fusion "
+                   "weight (0: equal weights, all clips trained on)")
     p.add_argument("--clip-length", type=int, default=8)
     p.add_argument("--max-objects", type=int, default=3, help="most distractors per action clip")
     p.add_argument("--train-clips", type=int, default=960)
     p.add_argument("--test-clips", type=int, default=135)
     p.add_argument("--models", nargs="*", default=["per_frame_2d", "r3d_motion", "slowfast_motion",
-                                                   "two_stream", "causal3d_motion",
-                                                   "causal3d_motion_skip"])
+                                                   "two_stream", "two_stream_2d",
+                                                   "causal3d_motion", "causal3d_motion_skip"])
     p.add_argument("--kinematogram-models", nargs="*", default=["per_frame_2d", "r3d_motion", "two_stream"])
     p.add_argument("--counting-models", nargs="*", default=["single_frame", "r3d_motion"])
     p.add_argument("--counting-train", type=int, default=480)

@@ -10,8 +10,11 @@ for the models with ``uses_flow = True``, the flow between consecutive frames
 * 3D CNNs and SlowFast from ``seesall.nn.video``, wrapped by ``ClipModel``; the
   ``*_motion`` variants start with a temporal-difference conv (``motion_stem``).
 * ``CausalClip``: the causal streaming 3D CNN, clip logits = mean of frame logits.
-* ``TwoStream``: a spatial stream (per-frame 2D on RGB) and a temporal stream
-  (a 2D CNN on the stacked flow fields, 2 (T - 1) channels), logits averaged.
+* ``TwoStream``: a spatial stream (2D CNN on RGB) and a temporal stream on the flows, late
+  fusion. ``two_stream``: one RGB frame + a 3D CNN on the flow sequence (as I3D's flow
+  stream), each stream on its own loss, softmax scores fused with a weight chosen on held-out
+  training clips (``choose_fusion_weight``); ``two_stream_2d``: all frames + a 2D CNN on the
+  stacked flow fields (2 (T - 1) channels), logits averaged, trained jointly.
 * ``i3d_tiny``: the per-frame 2D CNN inflated to 3D (I3D).
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seesall.nn.video import (
@@ -134,31 +138,89 @@ class CausalClip(nn.Module):
         return self.net(video).mean(dim=1)
 
 
-class TwoStream(nn.Module):
-    """Late fusion of a spatial (RGB) stream and a temporal (stacked flow) stream.
+FUSIONS = ("logits", "softmax")
 
-    The output is the fused logits Tensor[B, K] (the mean of the two streams'). With
-    ``stream_losses=True`` the output in training mode is the per-stream logits
+
+def fuse_streams(streams: Tensor, spatial_weight: float | Tensor, fusion: str = "logits") -> Tensor:
+    """Late fusion of per-stream logits Tensor[B, 2, K] (spatial, temporal) -> Tensor[B, K].
+
+    ``"logits"``: w * spatial + (1 - w) * temporal logits; ``"softmax"``: the log of
+    w * softmax(spatial) + (1 - w) * softmax(temporal) (Simonyan & Zisserman average the
+    streams' softmax scores), i.e. log-probabilities, whose argmax and top-k are the fused
+    scores'.
+    """
+    if fusion not in FUSIONS:
+        raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+    if streams.ndim != 3 or streams.shape[1] != 2:
+        raise ValueError(f"streams must have shape [B, 2, K], got {list(streams.shape)}")
+    w = torch.as_tensor(spatial_weight, dtype=streams.dtype, device=streams.device)
+    weights = torch.stack([w, 1 - w]).view(1, 2, 1)  # (1, 2, 1)
+    if fusion == "logits":
+        return (weights * streams).sum(dim=1)
+    log_w = weights.clamp_min(1e-12).log()
+    return torch.logsumexp(streams.log_softmax(dim=2) + log_w, dim=1)  # (B, K)
+
+
+def choose_fusion_weight(streams: Tensor, labels: Tensor, *, fusion: str = "softmax",
+                         grid: int = 11) -> float:
+    """The spatial weight in ``linspace(0, 1, grid)`` whose fused top-1 on ``streams``
+    Tensor[N, 2, K] (logits of clips the streams were *not* trained on) is highest; ties go to
+    the lower fused cross-entropy."""
+    if labels.shape != streams.shape[:1]:
+        raise ValueError(f"labels must have shape {[streams.shape[0]]}, got {list(labels.shape)}")
+    scores = []
+    for w in torch.linspace(0, 1, grid).tolist():
+        fused = fuse_streams(streams, w, fusion)
+        acc = float((fused.argmax(dim=1) == labels).float().mean())
+        scores.append((acc, -float(F.cross_entropy(fused, labels)), w))
+    return max(scores)[2]
+
+
+class TwoStream(nn.Module):
+    """Late fusion of a spatial (RGB) stream and a temporal (optical flow) stream.
+
+    The output is the fused logits Tensor[B, K] (``fuse_streams`` with ``fusion`` and the
+    buffer ``spatial_weight``, 0.5 by default: the mean of the two streams' logits or softmax
+    scores). With ``stream_losses=True`` the output in training mode is the per-stream logits
     Tensor[B, 2, K] instead, which ``action_loss`` supervises each on its own (as the two
     streams of Simonyan & Zisserman's network are trained separately); the default trains
-    the fused logits jointly.
+    the fused logits jointly. ``choose_fusion_weight`` picks ``spatial_weight`` on held-out
+    training clips (``set_fusion_weight``).
 
     Args:
         spatial: model on the RGB clip, Tensor[B, 3, T, H, W] -> Tensor[B, K].
-        temporal: 2D CNN on Tensor[B, 2 (T - 1), H, W] stacked flows -> Tensor[B, K].
+        temporal: model on the flows. ``flow_layout="stacked"``: a 2D CNN on the flows
+            stacked as channels, Tensor[B, 2 (T - 1), H, W]; ``"sequence"``: a 3D CNN on the
+            flow sequence Tensor[B, 2, T - 1, H, W] (I3D's flow stream).
         flow_scale: flows are divided by this before the temporal stream.
         stream_losses: return per-stream logits in training mode.
+        fusion: ``"logits"`` or ``"softmax"`` (see ``fuse_streams``).
+        spatial_weight: the spatial stream's fusion weight w (the temporal stream's is 1 - w).
     """
 
     uses_flow = True
 
     def __init__(self, *, spatial: nn.Module, temporal: nn.Module, flow_scale: float = 4.0,
-                 stream_losses: bool = False) -> None:
+                 stream_losses: bool = False, flow_layout: str = "stacked",
+                 fusion: str = "logits", spatial_weight: float = 0.5) -> None:
         super().__init__()
+        if flow_layout not in ("stacked", "sequence"):
+            raise ValueError(f"flow_layout must be 'stacked' or 'sequence', got {flow_layout!r}")
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
         self.spatial = spatial
         self.temporal = temporal
         self.flow_scale = flow_scale
         self.stream_losses = stream_losses
+        self.flow_layout = flow_layout
+        self.fusion = fusion
+        self.register_buffer("spatial_weight", torch.tensor(0.0))
+        self.set_fusion_weight(spatial_weight)
+
+    def set_fusion_weight(self, spatial_weight: float) -> None:
+        if not 0.0 <= spatial_weight <= 1.0:
+            raise ValueError(f"spatial_weight must be in [0, 1], got {spatial_weight}")
+        self.spatial_weight.fill_(spatial_weight)
 
     def stream_logits(self, video: Tensor, flow: Tensor | None) -> Tensor:
         """Tensor[B, 2, K]: the spatial and the temporal stream's logits."""
@@ -167,14 +229,16 @@ class TwoStream(nn.Module):
         b, _, t, h, w = video.shape
         if flow.shape != (b, 2, t - 1, h, w):
             raise ValueError(f"flow must have shape {[b, 2, t - 1, h, w]}, got {list(flow.shape)}")
-        stacked = flow.transpose(1, 2).reshape(b, 2 * (t - 1), h, w) / self.flow_scale
-        return torch.stack([self.spatial(video), self.temporal(stacked)], dim=1)  # (B, 2, K)
+        flow = flow / self.flow_scale
+        if self.flow_layout == "stacked":
+            flow = flow.transpose(1, 2).reshape(b, 2 * (t - 1), h, w)  # (B, 2 (T - 1), H, W)
+        return torch.stack([self.spatial(video), self.temporal(flow)], dim=1)  # (B, 2, K)
 
     def forward(self, video: Tensor, flow: Tensor | None = None) -> Tensor:
         streams = self.stream_logits(video, flow)
         if self.training and self.stream_losses:
             return streams
-        return streams.mean(dim=1)  # (B, K)
+        return fuse_streams(streams, self.spatial_weight, self.fusion)  # (B, K)
 
 
 def per_frame_2d(*, num_classes: int, clip_length: int = 8) -> PerFrame2D:
@@ -232,7 +296,25 @@ def i3d(*, num_classes: int, clip_length: int = 8, frame_model: nn.Module | None
     return ClipModel(net=inflate_2d(base, time_kernel=3))
 
 
+def flow_r3d(*, num_classes: int, pool: int = 2, width: int = 16) -> nn.Sequential:
+    """A 3D temporal stream (I3D's flow stream, from scratch): the flow sequence
+    Tensor[B, 2, T - 1, H, W] average-pooled by ``pool`` in space, then an R3D."""
+    return nn.Sequential(nn.AvgPool3d((1, pool, pool)),
+                         r3d_tiny(num_classes=num_classes, in_channels=2, width=width))
+
+
 def two_stream(*, num_classes: int, clip_length: int = 8) -> TwoStream:
+    """Spatial stream on the middle RGB frame (Simonyan & Zisserman's one-frame stream) and a 3D
+    temporal stream on the 2x-pooled flow sequence (``flow_r3d``), each trained on its own loss,
+    softmax scores fused with ``spatial_weight`` (0.5 until ``choose_fusion_weight`` sets it)."""
+    spatial = SingleFrame(frame_model=frame_cnn(num_classes=num_classes), frame=clip_length // 2)
+    return TwoStream(spatial=spatial, temporal=flow_r3d(num_classes=num_classes),
+                     flow_layout="sequence", stream_losses=True, fusion="softmax")
+
+
+def two_stream_2d(*, num_classes: int, clip_length: int = 8) -> TwoStream:
+    """The first two-stream: per-frame RGB spatial stream, a 2D CNN on the stacked flows, logits
+    averaged and trained jointly (80.7 % vs ``two_stream``'s, see benchmarks/results/action.md)."""
     return TwoStream(spatial=per_frame_2d(num_classes=num_classes),
                      temporal=frame_cnn(num_classes=num_classes, in_channels=2 * (clip_length - 1)))
 
@@ -250,5 +332,6 @@ MODELS = {
     "causal3d_motion_skip": causal3d_motion_skip,
     "i3d": i3d,
     "two_stream": two_stream,
+    "two_stream_2d": two_stream_2d,
 }
 """Model table: name -> factory(num_classes=, clip_length=)."""

@@ -54,7 +54,7 @@ def test_topk_matches_sklearn():
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_model_forward(name):
-    batch = collate_clips(_moving_square_clips(), with_flow=name == "two_stream")
+    batch = collate_clips(_moving_square_clips(), with_flow=name.startswith("two_stream"))
     model = MODELS[name](num_classes=4, clip_length=T).eval()  # two-stream: fused in eval
     flow = batch.get("flow")
     with torch.no_grad():
@@ -65,7 +65,7 @@ def test_model_forward(name):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_model_overfits_tiny_batch(name):
     torch.manual_seed(0)
-    batch = collate_clips(_moving_square_clips(), with_flow=name == "two_stream")
+    batch = collate_clips(_moving_square_clips(), with_flow=name.startswith("two_stream"))
     model = MODELS[name](num_classes=4, clip_length=T)
     info = fit(model, [batch], steps=40, lr=3e-3)
     assert info["final_loss"] < 0.3, info
@@ -118,7 +118,7 @@ def test_stream_losses_supervise_each_stream_and_eval_fuses():
     torch.testing.assert_close(out["loss_stream1"], ref[1])
     torch.testing.assert_close(out["loss_action"], (ref[0] + ref[1]) / 2)
     batch = collate_clips(_moving_square_clips(), with_flow=True)
-    model = MODELS["two_stream"](num_classes=4, clip_length=T)
+    model = MODELS["two_stream_2d"](num_classes=4, clip_length=T)
     x = normalize_video(batch["video"])
     assert model.train()(x, batch["flow"]).shape == (4, 4)
     model.stream_losses = True
@@ -126,3 +126,57 @@ def test_stream_losses_supervise_each_stream_and_eval_fuses():
     model.eval()
     with torch.no_grad():
         torch.testing.assert_close(model(x, batch["flow"]), model.stream_logits(x, batch["flow"]).mean(1))
+    model = MODELS["two_stream"](num_classes=4, clip_length=T)
+    assert model.train()(x, batch["flow"]).shape == (4, 2, 4)
+    model.eval().set_fusion_weight(0.2)
+    with torch.no_grad():
+        probs = model.stream_logits(x, batch["flow"]).softmax(dim=2)  # (B, 2, K)
+        torch.testing.assert_close(model(x, batch["flow"]).exp(), 0.2 * probs[:, 0] + 0.8 * probs[:, 1])
+
+
+def test_fuse_streams_against_hand_computed_scores():
+    from seesall.tasks.video.models import fuse_streams
+
+    streams = torch.tensor([[[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]]])  # (1, 2, 3)
+    sp = np.exp([2.0, 0.0, -1.0]) / np.exp([2.0, 0.0, -1.0]).sum()
+    tp = np.exp([0.0, 1.0, 0.0]) / np.exp([0.0, 1.0, 0.0]).sum()
+    for w in (0.0, 0.3, 0.5, 1.0):
+        soft = fuse_streams(streams, w, "softmax")[0].double().numpy()
+        np.testing.assert_allclose(soft, np.log(w * sp + (1 - w) * tp), atol=1e-5)
+        logits = fuse_streams(streams, w, "logits")[0].double().numpy()
+        np.testing.assert_allclose(logits, w * np.array([2.0, 0, -1]) + (1 - w) * np.array([0, 1.0, 0]),
+                                   atol=1e-6)
+    with pytest.raises(ValueError, match="fusion"):
+        fuse_streams(streams, 0.5, "max")
+
+
+def test_choose_fusion_weight_mutes_a_stream_at_chance():
+    from seesall.tasks.video.models import choose_fusion_weight
+
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 5, (200,), generator=gen)
+    spatial = 6 * torch.randn(200, 5, generator=gen)  # confident and unrelated to the labels
+    temporal = torch.nn.functional.one_hot(labels, 5).float() * 2 + torch.randn(200, 5, generator=gen)
+    w = choose_fusion_weight(torch.stack([spatial, temporal], 1), labels)
+    assert w <= 0.2
+    assert choose_fusion_weight(torch.stack([temporal, spatial], 1), labels) >= 0.8
+
+
+def test_two_stream_sequence_layout_feeds_the_flow_sequence_to_a_3d_stream():
+    from seesall.tasks.video.models import TwoStream
+
+    class Probe(torch.nn.Module):
+        shape: tuple[int, ...] = ()
+
+        def forward(self, x):
+            self.shape = tuple(x.shape)
+            return x.new_zeros(x.shape[0], 4)
+
+    batch = collate_clips(_moving_square_clips(), with_flow=True)
+    x = normalize_video(batch["video"])
+    for layout, shape in (("sequence", (4, 2, T - 1, S, S)), ("stacked", (4, 2 * (T - 1), S, S))):
+        model = TwoStream(spatial=Probe(), temporal=Probe(), flow_layout=layout, flow_scale=2.0)
+        model(x, batch["flow"])
+        assert model.temporal.shape == shape and model.spatial.shape == (4, 3, T, S, S)
+    with pytest.raises(ValueError, match="flow_layout"):
+        TwoStream(spatial=Probe(), temporal=Probe(), flow_layout="3d")
