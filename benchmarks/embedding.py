@@ -29,7 +29,7 @@ import io
 import json
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -42,7 +42,13 @@ from seesall.io.atomic import write_bytes, write_json, write_text
 from seesall.tasks.embedding import recipe
 from seesall.tasks.embedding.augment import AugmentConfig
 from seesall.tasks.embedding.batch_augment import BatchAugment
-from seesall.tasks.embedding.data import CropConfig, ImageSet, load_digits_images, world_crops
+from seesall.tasks.embedding.data import (
+    CropConfig,
+    ImageSet,
+    load_digits_images,
+    unlabelled,
+    world_crops,
+)
 from seesall.tasks.embedding.metrics import retrieval_metrics
 from seesall.tasks.embedding.models import ENCODERS, Classifier
 from seesall.tasks.embedding.probe import (
@@ -120,18 +126,22 @@ def representation_runs(s: Setup, train: ImageSet, test: ImageSet, args: argpars
                                 train, test)}
     torch.manual_seed(args.seed)
     model = simclr_net(s.encoder, proj_dim=64)
-    loss = SimCLRLoss(augment=s.simclr_aug, temperature=s.temperature)
+    aug = s.simclr_aug if s.name == "digits" else replace(s.simclr_aug,
+                                                           rotation=args.crops_rotation)
+    loss = SimCLRLoss(augment=aug, temperature=s.temperature)
     steps = args.simclr_steps if s.name == "digits" else args.crops_simclr_steps
+    pool = simclr_pool(s.name, train, args)
     c0 = time.process_time()
     t = train_steps(model, lambda m, b: loss(m, b.images),
-                    random_batches(train, args.simclr_batch, args.seed),
+                    random_batches(pool, args.simclr_batch, args.seed),
                     steps=steps, lr=args.lr, warmup_steps=warmup(steps, args),
                     log_every=args.log_every)
     simclr_test = _features(model, test, s.size)
     res["simclr"] = {**_probe("simclr (no labels)", _features(model, train, s.size),
                               simclr_test, train, test),
                      "seconds": t["seconds"], "cpu_seconds": time.process_time() - c0,
-                     "steps": steps, "final_loss": t["loss_nt_xent"]}
+                     "steps": steps, "final_loss": t["loss_nt_xent"],
+                     "unlabelled_images": len(pool), "rotation": aug.rotation}
     torch.manual_seed(args.seed)
     clf = Classifier(encoder=ENCODERS[s.encoder](), num_classes=len(s_classes(train)))
     c0 = time.process_time()
@@ -149,6 +159,19 @@ def representation_runs(s: Setup, train: ImageSet, test: ImageSet, args: argpars
     res["simclr_over_supervised_probe"] = (res["simclr"]["linear_probe"]
                                            / res["supervised"]["linear_probe"])
     return res, simclr_test
+
+
+def simclr_pool(name: str, train: ImageSet, args: argparse.Namespace) -> ImageSet:
+    """SimCLR's training images, labels dropped: the training split, plus on world crops the
+    crops of ``--unlabelled-scenes`` extra scenes (seeds after the labelled ones, so no test
+    scene and no labelled scene is among them)."""
+    if name != "world_crops" or args.unlabelled_scenes <= 0:
+        return unlabelled(train)
+    extra = world_crops(num_scenes=args.unlabelled_scenes, size=32,
+                        seed=args.seed + args.world_scenes,
+                        cfg=CropConfig(context=args.crop_context))
+    print(f"  SimCLR pool: {len(train)} training + {len(extra)} unlabelled crops")
+    return unlabelled(train, extra)
 
 
 def s_classes(data: ImageSet) -> tuple[str, ...]:
@@ -251,6 +274,12 @@ def markdown(results: dict) -> str:
                      f"{rep['supervised']['linear_probe']:.4f} | "
                      f"{rep['supervised']['test_accuracy']:.4f} | "
                      f"{rep['simclr_over_supervised_probe']:.3f} | {rep['simclr']['knn5']:.4f} |")
+    lines += ["", "Linear probe: logistic regression on standardised encoder features (before any "
+              "head), C chosen on a stratified 20 % validation split of the training split.",
+              "SimCLR's training images (no labels): " + "; ".join(
+                  f"{name} {r['representations']['simclr'].get('unlabelled_images', r['train'])}"
+                  f" (view rotation ±{r['representations']['simclr'].get('rotation', 0):g}°)"
+                  for name, r in results["datasets"].items()) + "."]
     lines += ["", "## Retrieval on the test set (leave-one-out): recall@1 / mAP@R", "",
               "| loss / miner | " + " | ".join(results["datasets"]) + " |",
               "|---|" + "---|" * len(results["datasets"])]
@@ -290,6 +319,11 @@ def main() -> None:
     p.add_argument("--world-scenes", type=int, default=2000)
     p.add_argument("--crop-context", type=float, default=0.2,
                    help="margin of scene around each world crop, a fraction of the box's side")
+    p.add_argument("--crops-rotation", type=float, default=0.0,
+                   help="largest rotation (degrees) of SimCLR's views of world crops")
+    p.add_argument("--unlabelled-scenes", type=int, default=0,
+                   help="SimCLR on world crops also trains on the crops of this many extra "
+                        "scenes (unlabelled; the probe and the supervised encoder do not)")
     p.add_argument("--margin", type=float, default=0.2, help="triplet margin")
     p.add_argument("--contrastive-margin", type=float, default=1.0)
     p.add_argument("--dim", type=int, default=64)

@@ -179,6 +179,22 @@ def world_crops(
     return ImageSet(torch.cat(images), torch.cat(labels), tuple(THING_CLASSES))
 
 
+def unlabelled(*sets: ImageSet) -> ImageSet:
+    """The images of ``sets`` concatenated, every label -1 (no label): SimCLR's pool.
+
+    Self-supervised training reads only the images; the -1 labels make any accidental
+    use of a label fail (negative class index) rather than leak one.
+    """
+    if not sets:
+        raise ValueError("unlabelled: needs at least one ImageSet")
+    sizes = {tuple(s.images.shape[1:]) for s in sets}
+    if len(sizes) != 1:
+        raise ValueError(f"unlabelled: image shapes differ across sets: {sorted(sizes)}")
+    images = torch.cat([s.images for s in sets])
+    return ImageSet(images, torch.full((len(images),), -1, dtype=torch.long),
+                    sets[0].class_names)
+
+
 def upsample(images: Tensor, size: int) -> Tensor:
     """Resize uint8 images [N, C, H, W] to [N, C, size, size] (bilinear)."""
     out = F.interpolate(images.float(), size=(size, size), mode="bilinear", align_corners=False)

@@ -48,18 +48,48 @@ class eval_mode:  # noqa: N801 - used like torch.no_grad
         self.module.train(self.was_training)
 
 
+PROBE_CS: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
 def linear_probe(
-    train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *, c: float = 1.0,
-    max_iter: int = 2000,
+    train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *,
+    c: float | None = None, cs: tuple[float, ...] = PROBE_CS, val_fraction: float = 0.2,
+    max_iter: int = 2000, seed: int = 0,
 ) -> float:
-    """Test accuracy of multinomial logistic regression on standardised frozen features."""
+    """Test accuracy of multinomial logistic regression on standardised frozen features.
+
+    The inverse regularisation strength is ``c`` if given; otherwise it is chosen from
+    ``cs`` on a stratified validation split of the training features (:func:`select_c`;
+    the test set is never seen), and the probe is refitted on all training features.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(train_x.numpy())
+    xtr = scaler.transform(train_x.numpy())
+    if c is None:
+        c = select_c(xtr, train_y.numpy(), cs=cs, val_fraction=val_fraction,
+                     max_iter=max_iter, seed=seed)
     clf = LogisticRegression(C=c, max_iter=max_iter)
-    clf.fit(scaler.transform(train_x.numpy()), train_y.numpy())
+    clf.fit(xtr, train_y.numpy())
     return float(clf.score(scaler.transform(test_x.numpy()), test_y.numpy()))
+
+
+def select_c(x: np.ndarray, y: np.ndarray, *, cs: tuple[float, ...] = PROBE_CS,
+             val_fraction: float = 0.2, max_iter: int = 2000, seed: int = 0) -> float:
+    """The ``C`` of ``cs`` whose logistic regression, fitted on a stratified
+    ``1 - val_fraction`` of (x [N, D] standardised, y [N]), is most accurate on the rest;
+    the first of ``cs`` on ties."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    if not cs:
+        raise ValueError("linear_probe: cs must hold at least one C")
+    split = StratifiedShuffleSplit(n_splits=1, test_size=val_fraction, random_state=seed)
+    fit, val = next(split.split(x, y))
+    scores = [LogisticRegression(C=c, max_iter=max_iter).fit(x[fit], y[fit]).score(x[val], y[val])
+              for c in cs]
+    return float(cs[int(np.argmax(scores))])
 
 
 def knn_accuracy(
