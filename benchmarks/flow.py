@@ -28,7 +28,7 @@ from seesall.tasks.flow.loss import FLOWNET_WEIGHTS, multiscale_epe_loss
 from seesall.tasks.flow.metrics import FlowMetrics
 from seesall.tasks.flow.models import MODELS
 from seesall.tasks.flow.predict import normalize_images, predict_flow
-from seesall.tasks.flow.weights import save_flow_weights
+from seesall.tasks.flow.weights import flow_weights_metadata, load_flow_weights, save_flow_weights
 from seesall.viz.flow import flow_to_color
 from seesall.viz.layout import grid, save_png, titled
 from seesall.world import WorldConfig, render_pair
@@ -60,28 +60,52 @@ def render_pairs(cfg: WorldConfig, seeds: range, workers: int, cache: Path | Non
     return out
 
 
+def initial_model(name: str, init: Path | None) -> tuple[torch.nn.Module, dict]:
+    """A fresh ``MODELS[name]``, or one started from a weight file: the file's model is either
+    ``name`` itself or the ``base`` of ``name`` (a stack on that network). Returns the model and
+    the training cost recorded in the file (``train_cpu_seconds``, ``train_steps``)."""
+    model = MODELS[name]()
+    if init is None:
+        return model, {"train_cpu_seconds": 0.0, "train_steps": 0}
+    meta, start = flow_weights_metadata(init), load_flow_weights(init)
+    target = model if meta["model"] == name else getattr(model, "base", None)
+    if target is None:
+        raise ValueError(f"{init}: holds {meta['model']}, neither {name} nor its base")
+    target.load_state_dict(start.state_dict())
+    if "train_cpu_seconds" not in meta:
+        raise ValueError(f"{init}: no train_cpu_seconds in its metadata, the stack's cost is unknown")
+    return model, {"train_cpu_seconds": float(meta["train_cpu_seconds"]),
+                   "train_steps": int(meta.get("train_steps", 0)), "init": str(init),
+                   "init_model": meta["model"]}
+
+
 def train(name: str, data: FlowBatch, val: FlowBatch, *, steps: int, cpu_budget: float, batch: int,
-          crop: int, lr: float, seed: int, eval_every: float, level_weights: tuple[float, ...]
-          ) -> tuple[torch.nn.Module, dict]:
+          crop: int, lr: float, seed: int, eval_every: float, level_weights: tuple[float, ...] | None,
+          init: Path | None = None, max_wall: float = math.inf) -> tuple[torch.nn.Module, dict]:
     """Adam with warm-up + cosine decay over the budget, random crops / flips, multi-scale EPE.
 
     The budget is ``cpu_budget`` seconds of this process's CPU time (``time.process_time``,
     fair on a shared machine) or ``steps`` steps, whichever ends first; the schedule follows
-    the fraction of the budget used. Every ``eval_every`` CPU seconds the model's EPE on
-    ``val`` is recorded (evaluation time is not charged to the budget).
+    the fraction of the budget used. ``max_wall`` (seconds since the start, evaluations
+    included) is a safety stop for a crowded machine: the schedule then follows the larger of
+    the CPU and wall fractions, so the learning rate still decays to zero. Every ``eval_every``
+    CPU seconds the model's EPE on ``val`` is recorded (evaluation time is not charged to the budget). With ``init`` the
+    model starts from that weight file (see ``initial_model``) and the returned cost adds the
+    file's recorded cost to this run's (``run_cpu_seconds`` / ``run_steps`` are this run's).
     """
     torch.manual_seed(seed)
-    model = MODELS[name]()
+    model, prior = initial_model(name, init)
+    level_weights = level_weights or tuple(getattr(model, "level_weights", FLOWNET_WEIGHTS))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     cpu, step, wall0, log, curve, next_eval = 0.0, 0, time.perf_counter(), [], [], 0.0
     model.train()
-    while step < steps and cpu < cpu_budget:
+    while step < steps and cpu < cpu_budget and time.perf_counter() - wall0 < max_wall:
         if cpu >= next_eval:
-            curve.append(_curve_point(model, val, cpu, step, log))
+            curve.append(_curve_point(model, val, prior["train_cpu_seconds"] + cpu, step, log))
             next_eval += eval_every
         t0 = time.process_time()
-        frac = max(step / steps, cpu / cpu_budget)
+        frac = max(step / steps, cpu / cpu_budget, (time.perf_counter() - wall0) / max_wall)
         for g in opt.param_groups:
             g["lr"] = lr * min(1.0, 20 * frac + 0.01) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
         idx = torch.randint(0, len(data), (batch,), generator=gen)
@@ -95,9 +119,12 @@ def train(name: str, data: FlowBatch, val: FlowBatch, *, steps: int, cpu_budget:
         log.append(float(out["epe_s4"]))
         step += 1
         cpu += time.process_time() - t0
-    curve.append(_curve_point(model, val, cpu, step, log))
-    return model.eval(), {"train_cpu_seconds": cpu, "train_steps": step,
-                          "train_wall_seconds": time.perf_counter() - wall0,
+    curve.append(_curve_point(model, val, prior["train_cpu_seconds"] + cpu, step, log))
+    return model.eval(), {**prior, "train_cpu_seconds": prior["train_cpu_seconds"] + cpu,
+                          "train_steps": prior["train_steps"] + step, "run_cpu_seconds": cpu,
+                          "run_steps": step, "train_wall_seconds": time.perf_counter() - wall0,
+                          "level_weights": list(level_weights),
+                          "stopped_by": "steps" if step >= steps else "cpu" if cpu >= cpu_budget else "wall",
                           "final_train_epe_s4": statistics.mean(log[-100:]), "val_curve": curve}
 
 
@@ -127,7 +154,7 @@ def evaluate(fn, data: FlowBatch) -> tuple[dict, list[torch.Tensor]]:
         if i < 3:
             shown.append(flow)
     out = metrics.compute()
-    out["ms_per_pair"] = statistics.median(times)
+    out["ms_per_pair"], out["ms_min"] = statistics.median(times), min(times)
     return out, shown
 
 
@@ -147,12 +174,16 @@ def picture(data: FlowBatch, flows: dict[str, list[torch.Tensor]], path: Path) -
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1_000_000, help="most training steps per network")
+    p.add_argument("--max-train-wall", type=float, default=math.inf,
+                   help="safety stop: most wall-clock seconds of training per network (the "
+                        "schedule then decays by wall time if that runs out first)")
     p.add_argument("--cpu-budget", type=float, nargs="+", default=[600.0],
                    help="training CPU seconds per network (one value, or one per --models entry)")
     p.add_argument("--eval-every", type=float, default=120.0,
                    help="CPU seconds between validation EPE points of the training curve")
-    p.add_argument("--level-weights", type=float, nargs="+", default=list(FLOWNET_WEIGHTS),
-                   help="loss weight per prediction level, finest (stride 4) first")
+    p.add_argument("--level-weights", type=float, nargs="+", default=None,
+                   help="loss weight per prediction level, finest first (default: the model's "
+                        "level_weights, else FlowNet's)")
     p.add_argument("--val-pairs", type=int, default=40, help="pairs for the training curve")
     p.add_argument("--save", type=Path, default=RESULTS,
                    help="folder for the trained weights (flow_<model>.safetensors, float16)")
@@ -167,7 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--cache", type=Path, default=Path("/tmp/seesall_bench_cache"))
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--init", nargs="+", default=[], metavar="MODEL=WEIGHTS",
+                   help="start MODEL from a flow weight file (of MODEL or of its base network); "
+                        "the table's training cost then includes the file's")
+    p.add_argument("--tag", default="flow",
+                   help="name of the outputs: <out>/<tag>.{json,md,png}, <save>/<tag>_<model>.safetensors")
     args = p.parse_args(argv)
+    inits = dict(parse_init(x) for x in args.init)
+    if set(inits) - set(args.models):
+        raise ValueError(f"--init names models not in --models: {sorted(set(inits) - set(args.models))}")
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     cfg = WorldConfig(size=(args.size, args.size))
@@ -190,16 +229,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"training {name} for {budget:.0f} CPU s", file=sys.stderr)
         model, info = train(name, train_data, val_data, steps=args.steps, cpu_budget=budget,
                             batch=args.batch, crop=args.crop, lr=args.lr, seed=0,
-                            eval_every=args.eval_every, level_weights=tuple(args.level_weights))
-        info["weights"] = str(save_flow_weights(model, name, args.save / f"flow_{name}.safetensors"))
+                            eval_every=args.eval_every, level_weights=tuple(args.level_weights or ()),
+                            init=inits.get(name), max_wall=args.max_train_wall)
+        cost = {k: str(round(info[k], 1)) for k in ("train_cpu_seconds", "train_steps")}
+        info["weights"] = str(save_flow_weights(model, name, args.save / f"{args.tag}_{name}.safetensors",
+                                                extra=cost))
         with torch.no_grad():
             fn = lambda a, b, m=model: predict_flow(m, a[None], b[None])[0]  # noqa: E731
             results[name], shown[name] = evaluate(fn, test_data)
         results[name].update(info)
     report(results, args)
     picture(test_data, {k: shown[k] for k in [*args.models, "dis_medium", "farneback"]},
-            args.out / "flow.png")
+            args.out / f"{args.tag}.png")
     return 0
+
+
+def parse_init(text: str) -> tuple[str, Path]:
+    """'MODEL=PATH' -> (MODEL, PATH)."""
+    name, sep, path = text.partition("=")
+    if not sep or name not in MODELS:
+        raise ValueError(f"--init {text!r}: expected MODEL=WEIGHTS with MODEL in {sorted(MODELS)}")
+    return name, Path(path)
 
 
 def report(results: dict[str, dict], args: argparse.Namespace) -> None:
@@ -211,23 +261,30 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
         "methods": results,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "flow.json", summary, indent=2)
+    write_json(args.out / f"{args.tag}.json", summary, indent=2)
     lines = [
         f"# Optical flow on {args.test_pairs} held-out world pairs ({args.size}x{args.size})",
         "",
-        f"Networks trained from scratch with Adam (peak lr {args.lr:g}, warm-up + cosine over the "
-        f"budget), multi-scale EPE with level weights {args.level_weights} (finest first), "
+        f"Networks trained (from scratch unless noted below) with Adam (peak lr {args.lr:g}, warm-up + cosine over the "
+        f"budget), multi-scale EPE with level weights "
+        f"{args.level_weights or 'of each model (level_weights in the JSON)'} (finest first), "
         f"batch {args.batch} of {args.crop}px crops of {args.train_pairs} pairs, for the CPU "
         f"seconds in the table (1 thread); timing: median ms/pair with {args.threads} thread(s), "
         "on the shared machine while it ran.",
         "",
-        "| method | EPE | EPE-all | EPE-occ | Fl-all % | 1px % | ms/pair | train CPU s | steps |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| method | EPE | EPE-all | EPE-occ | Fl-all % | 1px % | ms/pair | min ms | train CPU s | steps |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         lines.append(f"| {name} | {r['EPE']:.3f} | {r['EPE-all']:.3f} | {r['EPE-occ']:.3f} | "
-                     f"{r['Fl-all']:.2f} | {r['1px']:.1f} | {r['ms_per_pair']:.1f} | "
+                     f"{r['Fl-all']:.2f} | {r['1px']:.1f} | {r['ms_per_pair']:.1f} | {r['ms_min']:.1f} | "
                      f"{r.get('train_cpu_seconds', 0):.0f} | {r.get('train_steps', 0)} |")
+    for name in args.models:
+        if "init" in results[name]:
+            r = results[name]
+            lines += ["", f"{name} started from `{r['init']}` ({r['init_model']}); its train CPU s and "
+                      f"steps include that file's ({r['train_cpu_seconds'] - r['run_cpu_seconds']:.0f} s, "
+                      f"{r['train_steps'] - r['run_steps']} steps); the curve's CPU s too."]
     lines += ["", f"Best network {best}: EPE = {summary['best_epe_over_dis_medium']:.3f} x DIS-medium's.",
               "", f"Training curves: EPE on {args.val_pairs} validation pairs (other seeds) vs training "
               "CPU seconds:", ""]
@@ -236,7 +293,7 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
         lines += [f"| {name} CPU s | " + " | ".join(f"{p['cpu_s']:.0f}" for p in pts) + " |",
                   "|---" * (len(pts) + 1) + "|",
                   "| val EPE | " + " | ".join(f"{p['val_EPE']:.2f}" for p in pts) + " |", ""]
-    write_text(args.out / "flow.md", "\n".join(lines) + "\n")
+    write_text(args.out / f"{args.tag}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -41,7 +41,9 @@ def multiscale_epe_loss(
         weights: one per level, finest first (extra levels get the last weight).
 
     Returns:
-        {"loss_flow": weighted sum, "epe_s{stride}": the unweighted EPE of each level (detached)}.
+        {"loss_flow": weighted sum, "epe_s{stride}": the unweighted EPE of each level (detached);
+        the finest of several levels at one stride owns the plain key, the others
+        ``epe_s{stride}_level{i}`` with i counted from the finest}.
     """
     if target.ndim != 4 or target.shape[1] != 2 or valid.shape != (target.shape[0], *target.shape[2:]):
         raise ValueError(f"target must be [B, 2, H, W] with valid [B, H, W], got "
@@ -55,6 +57,7 @@ def multiscale_epe_loss(
         level = (epe * v).sum() / v.sum().clamp_min(1)
         total = total + weights[min(i, len(weights) - 1)] * level
         stride = target.shape[-1] // pred.shape[-1]
-        out[f"epe_s{stride}"] = level.detach() * div_flow
+        key = f"epe_s{stride}" if f"epe_s{stride}" not in out else f"epe_s{stride}_level{i}"
+        out[key] = level.detach() * div_flow  # a second level at one stride gets its index
     out["loss_flow"] = total
     return out

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seesall.nn.correlation import correlation
+from seesall.tasks.flow.loss import FLOWNET_WEIGHTS
 
 
 def conv(in_ch: int, out_ch: int, *, kernel_size: int = 3, stride: int = 1,
@@ -167,6 +168,15 @@ class FlowNetC(nn.Module):
 
     def forward(self, image1: Tensor, image2: Tensor) -> list[Tensor]:
         """Normalized frames Tensor[B, 3, H, W] x 2 -> flows / div_flow, coarse to fine."""
+        return self.forward_features(image1, image2)[0]
+
+    def forward_features(self, image1: Tensor, image2: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        """As ``forward``, also returning the siamese features of both frames.
+
+        Returns:
+            (flows coarse to fine, per siamese level Tensor[2B, C_l, H_l, W_l]: frame 1's
+            batch first, then frame 2's).
+        """
         _check_pair(image1, image2, self.size_multiple)
         both = self._siamese(torch.cat([image1, image2], dim=0))  # (2B, C, H_l, W_l) per level
         feats1 = [f[: image1.shape[0]] for f in both]
@@ -180,7 +190,153 @@ class FlowNetC(nn.Module):
                 feats1[-1] = x  # the fused feature is the skip at the correlation's stride
             else:
                 feats1.append(x)
-        return self.decoder(feats1[1:])
+        return self.decoder(feats1[1:]), both
+
+
+def warp(x: Tensor, flow: Tensor) -> Tensor:
+    """Backward warp: sample Tensor[B, C, H, W] at p + flow(p), flow Tensor[B, 2, H, W] in pixels
+    of ``x`` (bilinear, zeros outside the image).
+
+    ``grid_sample(align_corners=True)`` puts -1 and 1 on the centres of the first and last pixel,
+    so pixel coordinate p maps to 2 p / (W - 1) - 1.
+    """
+    if flow.ndim != 4 or flow.shape[1] != 2 or flow.shape[-2:] != x.shape[-2:] or flow.shape[0] != x.shape[0]:
+        raise ValueError(f"flow must be [B, 2, H, W] matching x {list(x.shape)}, got {list(flow.shape)}")
+    b, _, h, w = x.shape
+    ys = torch.arange(h, dtype=x.dtype, device=x.device).view(1, h, 1)
+    xs = torch.arange(w, dtype=x.dtype, device=x.device).view(1, 1, w)
+    gx = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0  # (B, H, W)
+    gy = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
+    grid = torch.stack([gx, gy], dim=-1)  # (B, H, W, 2)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
+class WarpRefine(nn.Module):
+    """A residual flow at one level from frame 2's features warped by the current flow.
+
+    FlowNet 2.0's stacking (Ilg et al. 2017) on features instead of images, as PWC-Net: frame 2's
+    feature map is warped towards frame 1 by the current estimate, a cosine cost volume of small
+    displacements measures what motion is left, and a small dilated conv stack on [cost volume,
+    frame 1's feature, current flow] predicts the correction. The prediction conv starts at zero,
+    so an untrained refinement returns its input flow.
+
+    Args:
+        feat_channels: channels of the feature maps.
+        max_displacement: cost volume radius d in feature pixels ((2 d + 1)^2 channels).
+        widths: channels of the stack (a 1x1 conv, then 3x3 convs).
+        dilations: dilation of each 3x3 conv (len(widths) - 1 entries).
+    """
+
+    def __init__(self, *, feat_channels: int, max_displacement: int, widths: Sequence[int],
+                 dilations: Sequence[int]) -> None:
+        super().__init__()
+        if len(dilations) != len(widths) - 1:
+            raise ValueError(f"dilations needs {len(widths) - 1} entries, got {len(dilations)}")
+        self.max_displacement = max_displacement
+        d = 2 * max_displacement + 1
+        layers: list[nn.Module] = [conv(d * d + feat_channels + 2, widths[0], kernel_size=1)]
+        for c_in, c_out, dil in zip(widths[:-1], widths[1:], dilations, strict=True):
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=dil, dilation=dil), nn.LeakyReLU(0.1, inplace=True)]
+        self.stack = nn.Sequential(*layers)
+        self.predict = nn.Conv2d(widths[-1], 2, 3, padding=1)
+
+    def forward(self, feat1: Tensor, feat2: Tensor, flow: Tensor, *, scale: float) -> Tensor:
+        """Features Tensor[B, C, h, w] of both frames and a raw flow Tensor[B, 2, h, w] (pixels /
+        div_flow) -> the refined raw flow; ``scale`` turns raw flow into feature pixels."""
+        start = flow.detach()  # as RAFT: the correction is learned for the estimate it sees
+        warped = warp(feat2, start * scale)
+        corr = correlation(feat1, warped, max_displacement=self.max_displacement, cosine=True)
+        x = torch.cat([F.leaky_relu(corr, 0.1), feat1, start], dim=1)  # (B, D * D + C + 2, h, w)
+        return flow + self.predict(self.stack(x))
+
+
+def weighted_affine_fit(flow: Tensor, weight: Tensor, *, ridge: float = 1e-4) -> Tensor:
+    """Per image, the affine field f(p) = a + B p closest to ``flow`` in weighted least squares.
+
+    Args:
+        flow: Tensor[B, 2, h, w]; weight: Tensor[B, 1, h, w] >= 0 (normalised to sum 1 inside).
+        ridge: Tikhonov term on the normal equations (coordinates are in [-1, 1]).
+
+    Returns:
+        Tensor[B, 2, h, w], the fitted field on the same grid.
+    """
+    b, _, h, w = flow.shape
+    if weight.shape != (b, 1, h, w):
+        raise ValueError(f"weight must be {[b, 1, h, w]}, got {list(weight.shape)}")
+    ys = torch.linspace(-1.0, 1.0, h, dtype=flow.dtype, device=flow.device).view(h, 1).expand(h, w)
+    xs = torch.linspace(-1.0, 1.0, w, dtype=flow.dtype, device=flow.device).view(1, w).expand(h, w)
+    coords = torch.stack([xs, ys, torch.ones_like(xs)]).reshape(3, h * w)  # (3, HW)
+    wt = weight.reshape(b, 1, h * w)
+    wt = wt / wt.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+    xtw = coords[None] * wt  # (B, 3, HW)
+    lhs = xtw @ coords.T + ridge * torch.eye(3, dtype=flow.dtype, device=flow.device)  # (B, 3, 3)
+    rhs = xtw @ flow.reshape(b, 2, h * w).transpose(1, 2)  # (B, 3, 2)
+    theta = torch.linalg.solve(lhs, rhs)
+    return (coords.T @ theta).transpose(1, 2).reshape(b, 2, h, w)  # (B, 2, h, w)
+
+
+class GlobalAffine(nn.Module):
+    """Blend a flow with the affine motion fitted to it: the world's background moves by one
+    global affine map, which local matching cannot see inside untextured regions.
+
+    A conv head gives each pixel a confidence; a few iteratively re-weighted least-squares fits
+    (Cauchy weights at ``robust_scale`` raw units times the confidence) find the dominant affine
+    field A; a second head, seeing the flow, A and their difference, gives a mix m in (0, 1) and
+    the output is flow + m (A - flow).
+    """
+
+    def __init__(self, *, feat_channels: int, width: int = 16, iterations: int = 3,
+                 robust_scale: float = 0.05, mix_bias: float = -1.0) -> None:
+        super().__init__()
+        self.iterations, self.robust_scale = iterations, robust_scale
+        self.confidence = nn.Sequential(conv(feat_channels + 2, width), nn.Conv2d(width, 1, 3, padding=1))
+        self.mix = nn.Sequential(conv(feat_channels + 6, width), nn.Conv2d(width, 1, 3, padding=1))
+        init_weights(self)
+        for head, bias in ((self.confidence, 0.0), (self.mix, mix_bias)):
+            nn.init.zeros_(head[-1].weight)
+            nn.init.constant_(head[-1].bias, bias)
+
+    def forward(self, feat1: Tensor, flow: Tensor) -> Tensor:
+        """Frame 1's feature Tensor[B, C, h, w] and a raw flow Tensor[B, 2, h, w] -> blended flow."""
+        conf = torch.sigmoid(self.confidence(torch.cat([feat1, flow], dim=1)))  # (B, 1, h, w)
+        weight = conf
+        for _ in range(self.iterations):
+            fit = weighted_affine_fit(flow, weight)
+            r = torch.linalg.vector_norm(flow - fit, dim=1, keepdim=True)
+            weight = conf / (1.0 + (r / self.robust_scale) ** 2)
+        fit = weighted_affine_fit(flow, weight)
+        m = torch.sigmoid(self.mix(torch.cat([feat1, flow, fit, flow - fit], dim=1)))
+        return flow + m * (fit - flow)
+
+
+class FlowNetCR(nn.Module):
+    """A FlowNetC whose finest flow (stride 4) is refined by a :class:`WarpRefine` on its own
+    stride-4 siamese features, then optionally blended with its global affine fit
+    (:class:`GlobalAffine`). Outputs: the FlowNetC's flows, the refined one, the blended one."""
+
+    def __init__(self, *, base: FlowNetC, refine: WarpRefine, level: int = 1,
+                 affine: GlobalAffine | None = None) -> None:
+        super().__init__()
+        self.base, self.refine, self.level, self.affine = base, refine, level, affine
+        self.div_flow = base.div_flow
+        self.size_multiple = base.size_multiple
+
+    @property
+    def level_weights(self) -> tuple[float, ...]:
+        """Loss weight per output, finest first: each stage on top gets the weight of the base's
+        finest level, the base keeps FlowNet's."""
+        return (FLOWNET_WEIGHTS[0],) * (1 + (self.affine is not None)) + tuple(FLOWNET_WEIGHTS)
+
+    def forward(self, image1: Tensor, image2: Tensor) -> list[Tensor]:
+        """Normalized frames Tensor[B, 3, H, W] x 2 -> flows / div_flow, coarse to fine."""
+        flows, both = self.base.forward_features(image1, image2)
+        f1, f2 = both[self.level].chunk(2, dim=0)  # (B, C, H / s, W / s) each
+        if flows[-1].shape[-2:] != f1.shape[-2:]:
+            raise ValueError(f"siamese level {self.level} is {list(f1.shape[-2:])}, the finest flow "
+                             f"{list(flows[-1].shape[-2:])}")
+        scale = self.div_flow * f1.shape[-1] / image1.shape[-1]
+        flows = [*flows, self.refine(f1, f2, flows[-1], scale=scale)]
+        return flows if self.affine is None else [*flows, self.affine(f1, flows[-1])]
 
 
 def _flownet_s(widths: Sequence[int], kernels: Sequence[int], deconv: Sequence[int], *,
@@ -247,11 +403,30 @@ def flownet_c_small() -> FlowNetC:
                       corr_level=3, max_displacement=4, corr_stride=1, redirect=16, cosine=True)
 
 
+def flownet_cr_small() -> FlowNetCR:
+    """flownet_c_small plus a stride-4 warped-feature refinement (d = 2, +-8 input pixels around
+    the estimate; 1x1 to 32, then two 3x3 convs of 32 at dilation 1 and 2)."""
+    refine = WarpRefine(feat_channels=32, max_displacement=2, widths=[32, 32, 32], dilations=[1, 2])
+    init_weights(refine)
+    nn.init.zeros_(refine.predict.weight)
+    nn.init.zeros_(refine.predict.bias)
+    return FlowNetCR(base=flownet_c_small(), refine=refine)
+
+
+def flownet_cra_small() -> FlowNetCR:
+    """flownet_cr_small whose refined flow is blended with its global affine fit."""
+    model = flownet_cr_small()
+    model.affine = GlobalAffine(feat_channels=32)
+    return model
+
+
 MODELS = {
     "flownet_s": flownet_s,
     "flownet_c": flownet_c,
     "flownet_s_tiny": flownet_s_tiny,
     "flownet_c_tiny": flownet_c_tiny,
     "flownet_c_small": flownet_c_small,
+    "flownet_cr_small": flownet_cr_small,
+    "flownet_cra_small": flownet_cra_small,
 }
 """Model table: name -> factory."""

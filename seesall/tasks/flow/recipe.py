@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from seesall.engine.config import RunConfig
 from seesall.engine.recipe import TaskParts, pick_model, task_options, world_splits
 from seesall.tasks.flow.data import FlowBatch, stack_pairs
-from seesall.tasks.flow.loss import multiscale_epe_loss
+from seesall.tasks.flow.loss import FLOWNET_WEIGHTS, multiscale_epe_loss
 from seesall.tasks.flow.metrics import FlowMetrics
 from seesall.tasks.flow.models import MODELS as FLOW_MODELS
 from seesall.tasks.flow.predict import normalize_images, postprocess
@@ -38,8 +38,9 @@ def _inputs(batch: FlowBatch) -> tuple[Tensor, Tensor]:
     return normalize_images(batch.image1), normalize_images(batch.image2)
 
 
-def _loss(outputs: list[Tensor], batch: FlowBatch, *, div_flow: float) -> dict[str, Tensor]:
-    losses = multiscale_epe_loss(outputs, batch.flow, batch.valid, div_flow=div_flow)
+def _loss(outputs: list[Tensor], batch: FlowBatch, *, div_flow: float,
+          weights: tuple[float, ...] = FLOWNET_WEIGHTS) -> dict[str, Tensor]:
+    losses = multiscale_epe_loss(outputs, batch.flow, batch.valid, div_flow=div_flow, weights=weights)
     losses["total"] = losses.pop("loss_flow")
     return losses
 
@@ -81,7 +82,8 @@ def build(cfg: RunConfig) -> TaskParts:
     div = float(model.div_flow)
     return TaskParts(
         model=model,
-        loss=functools.partial(_loss, div_flow=div),
+        loss=functools.partial(_loss, div_flow=div,
+                               weights=tuple(getattr(model, "level_weights", FLOWNET_WEIGHTS))),
         inputs=_inputs,
         postprocess=functools.partial(_postprocess, div_flow=div),
         make_evaluator=FlowEvaluator,

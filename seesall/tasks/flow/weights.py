@@ -13,14 +13,14 @@ from seesall.io.atomic import write_bytes
 
 
 def save_flow_weights(model: nn.Module, name: str, path: str | os.PathLike, *,
-                      half: bool = True) -> Path:
+                      half: bool = True, extra: dict[str, str] | None = None) -> Path:
     """Write ``model``'s state dict (float16 when ``half``: halves the file) with metadata
-    ``{"task": "flow", "model": name}``; returns the path."""
+    ``{"task": "flow", "model": name}`` plus ``extra`` (e.g. the training cost); returns the path."""
     state = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
              for k, v in model.state_dict().items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(path, save(state, metadata={"task": "flow", "model": name}))
+    write_bytes(path, save(state, metadata={**(extra or {}), "task": "flow", "model": name}))
     return path
 
 
@@ -41,3 +41,11 @@ def load_flow_weights(path: str | os.PathLike) -> nn.Module:
     model.load_state_dict(state)
     return model.eval()
 
+
+def flow_weights_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata of a flow weight file (``task``, ``model`` and any extra entries)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such flow weight file")
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata() or {})

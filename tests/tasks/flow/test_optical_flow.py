@@ -133,7 +133,8 @@ def test_classical_baselines_recover_translation(name):
     assert inner[1].median().item() == pytest.approx(-2.0, abs=0.5)
 
 
-@pytest.mark.parametrize("name", ["flownet_s_tiny", "flownet_c_tiny", "flownet_c_small"])
+@pytest.mark.parametrize("name", ["flownet_s_tiny", "flownet_c_tiny", "flownet_c_small", "flownet_cr_small",
+                                  "flownet_cra_small"])
 def test_model_forward_and_predict_any_size(name):
     model = MODELS[name]().eval()
     a = torch.randint(0, 255, (1, 3, 50, 70), dtype=torch.uint8)
@@ -143,7 +144,8 @@ def test_model_forward_and_predict_any_size(name):
         model(torch.zeros(1, 3, 50, 64), torch.zeros(1, 3, 50, 64))
 
 
-@pytest.mark.parametrize("name", ["flownet_s_tiny", "flownet_c_tiny", "flownet_c_small"])
+@pytest.mark.parametrize("name", ["flownet_s_tiny", "flownet_c_tiny", "flownet_c_small", "flownet_cr_small",
+                                  "flownet_cra_small"])
 def test_model_overfits_tiny_batch(name):
     torch.manual_seed(0)
     model = MODELS[name]()
@@ -220,8 +222,9 @@ def test_flips_keep_flow_consistent_with_pixels():
     assert vflip(batch).flow[0, 1].unique().tolist() == [2.0]
 
 
-def test_train_recipe_then_predict_pair_files(tmp_path):
-    """Two engine steps on world pairs, then the checkpoint predicts a .flo from two PNGs."""
+@pytest.mark.parametrize("model", ["flownet_c_small", "flownet_cra_small"])
+def test_train_recipe_then_predict_pair_files(tmp_path, model):
+    """One engine step on world pairs, then the checkpoint predicts a .flo from two PNGs."""
     import argparse
 
     from seesall.cli.main import main
@@ -230,7 +233,7 @@ def test_train_recipe_then_predict_pair_files(tmp_path):
 
     run = tmp_path / "run"
     assert main(["train", "flow", "--max-steps", "1", "--train-size", "2", "--val-size", "1", "--image-size", "64",
-                 "--batch-size", "2", "--out", str(run), "--no-progress", "--threads", "1"]) == 0
+                 "--batch-size", "2", "--out", str(run), "--no-progress", "--threads", "1", "--model", model]) == 0
     a, b = _translated_pair(48, 56)
     for name, img in (("a.png", a), ("b.png", b)):
         cv2.imwrite(str(tmp_path / name), img.permute(1, 2, 0).numpy()[..., ::-1])
@@ -267,3 +270,101 @@ def test_flow_weights_round_trip(tmp_path, half):
         assert torch.equal(loaded.state_dict()[k], ref), k
     with pytest.raises(FileNotFoundError, match="missing.safetensors"):
         load_flow_weights(tmp_path / "missing.safetensors")
+
+
+def test_warp_matches_scipy_bilinear_sampling():
+    """warp(x, flow)(p) == x sampled bilinearly at p + flow(p) (scipy's map_coordinates, order 1)."""
+    from scipy.ndimage import map_coordinates
+
+    from seesall.tasks.flow.models import warp
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 9, 11)
+    flow = torch.randn(2, 2, 9, 11) * 2
+    out = warp(x, flow)
+    ys, xs = torch.meshgrid(torch.arange(9.0), torch.arange(11.0), indexing="ij")
+    for b in range(2):
+        sy, sx = ys + flow[b, 1], xs + flow[b, 0]
+        inside = (sx >= 0) & (sx <= 10) & (sy >= 0) & (sy <= 8)
+        for c in range(3):
+            ref = map_coordinates(x[b, c].numpy(), [sy.numpy(), sx.numpy()], order=1)
+            torch.testing.assert_close(out[b, c][inside], torch.from_numpy(ref)[inside], atol=1e-5, rtol=0)
+    shifted = torch.zeros_like(x)  # content moved right by 3: frame 2 at x + 3 gives frame 1 at x
+    shifted[..., 3:] = x[..., :-3]
+    right = torch.zeros(2, 2, 9, 11)
+    right[:, 0] = 3.0
+    torch.testing.assert_close(warp(shifted, right)[..., :8], x[..., :8])
+    assert warp(shifted, right)[..., 8:].abs().max() == 0  # read outside the image: zeros
+
+
+def test_untrained_refinement_returns_the_base_flow():
+    model = MODELS["flownet_cr_small"]().eval()
+    a, b = (t[None].float() / 255 - 0.5 for t in _translated_pair(64, 64))
+    with torch.no_grad():
+        flows = model(a, b)
+        base = model.base(a, b)
+    assert len(flows) == len(base) + 1 and flows[-1].shape == flows[-2].shape == (1, 2, 16, 16)
+    torch.testing.assert_close(flows[-1], base[-1])
+
+
+def test_loss_keys_two_levels_at_one_stride():
+    target = torch.zeros(1, 2, 64, 64)
+    valid = torch.ones(1, 64, 64, dtype=torch.bool)
+    flows = [torch.zeros(1, 2, 16, 16), torch.ones(1, 2, 16, 16) / 20]  # coarse-to-fine order
+    out = multiscale_epe_loss(flows, target, valid, weights=(1.0, 0.5))
+    assert out["epe_s4"].item() == pytest.approx(2**0.5) and out["epe_s4_level1"].item() == 0
+    assert out["loss_flow"].item() == pytest.approx(2**0.5 / 20)
+
+
+def test_stack_loads_its_base_from_a_flow_weight_file(tmp_path):
+    from seesall.tasks.flow.weights import flow_weights_metadata, load_flow_weights, save_flow_weights
+
+    torch.manual_seed(0)
+    base = MODELS["flownet_c_small"]()
+    path = save_flow_weights(base, "flownet_c_small", tmp_path / "c.safetensors", half=False,
+                             extra={"train_cpu_seconds": "12.5"})
+    assert flow_weights_metadata(path)["train_cpu_seconds"] == "12.5"
+    stack = MODELS["flownet_cr_small"]()
+    stack.base.load_state_dict(load_flow_weights(path).state_dict())
+    saved = save_flow_weights(stack, "flownet_cr_small", tmp_path / "cr.safetensors", half=False)
+    loaded = load_flow_weights(saved)
+    a = torch.randint(0, 255, (1, 3, 64, 64), dtype=torch.uint8)
+    torch.testing.assert_close(predict_flow(loaded, a, a.roll(2, -1)), predict_flow(base.eval(), a, a.roll(2, -1)))
+
+
+def test_weighted_affine_fit_matches_numpy_lstsq():
+    from seesall.tasks.flow.models import weighted_affine_fit
+
+    rng = np.random.default_rng(0)
+    h, w = 6, 7
+    flow = rng.normal(size=(2, h, w))
+    weight = rng.uniform(0.1, 2.0, size=(h, w))
+    ys, xs = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
+    design = np.stack([xs.ravel(), ys.ravel(), np.ones(h * w)], 1) * np.sqrt(weight.ravel())[:, None]
+    theta = np.linalg.lstsq(design, (flow.reshape(2, -1) * np.sqrt(weight.ravel())).T, rcond=None)[0]
+    ref = (np.stack([xs.ravel(), ys.ravel(), np.ones(h * w)], 1) @ theta).T.reshape(2, h, w)
+    out = weighted_affine_fit(torch.from_numpy(flow)[None], torch.from_numpy(weight)[None, None], ridge=0.0)
+    np.testing.assert_allclose(out[0].numpy(), ref, atol=1e-8)
+
+
+def test_global_affine_recovers_an_affine_background_under_an_outlier_patch():
+    """An exactly affine field with a patch of other motion: the robust fit is the affine field,
+    so with the mix forced to 1 the output is the background's motion everywhere."""
+    from seesall.tasks.flow.models import GlobalAffine
+
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, 16), torch.linspace(-1, 1, 16), indexing="ij")
+    bg = torch.stack([0.1 + 0.05 * xs - 0.02 * ys, -0.05 + 0.02 * xs + 0.03 * ys])[None]  # raw units
+    flow = bg.clone()
+    flow[..., 2:6, 3:7] = 0.4  # an independently moving object, 6 % of the pixels
+    head = GlobalAffine(feat_channels=4, iterations=5, mix_bias=50.0)
+    out = head(torch.zeros(1, 4, 16, 16), flow)
+    torch.testing.assert_close(out, bg, atol=1e-3, rtol=0)
+
+
+def test_stacks_weight_their_outputs_like_the_base_plus_its_finest_weight_per_stage():
+    from seesall.tasks.flow.loss import FLOWNET_WEIGHTS
+
+    cr, cra = MODELS["flownet_cr_small"](), MODELS["flownet_cra_small"]()
+    assert cr.level_weights == (0.32, *FLOWNET_WEIGHTS) and cra.level_weights == (0.32, 0.32, *FLOWNET_WEIGHTS)
+    a = torch.zeros(1, 3, 64, 64)
+    assert len(cra(a, a)) == len(cra.level_weights) and len(cr(a, a)) == len(cr.level_weights)
