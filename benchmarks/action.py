@@ -165,7 +165,7 @@ def steps_for_cpu_budget(name: str, train: dict, classes: tuple[str, ...], secon
                          args: argparse.Namespace) -> int:
     """Steps of ``MODELS[name]`` that fit ``seconds`` of CPU: a throwaway copy's CPU seconds for 4
     training steps after 2 warm-up steps."""
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     model = MODELS[name](num_classes=len(classes), clip_length=args.clip_length)
     fit(model, batches(train, args.batch, seed=2), steps=2, lr=args.lr)
     per_step = fit(model, batches(train, args.batch, seed=3), steps=4, lr=args.lr)
@@ -210,10 +210,10 @@ def fusion_numbers(model: torch.nn.Module, hold: dict, test: dict) -> dict:
 
 def train_model(name: str, train: dict, test: dict, classes: tuple[str, ...], steps: int,
                 args: argparse.Namespace) -> tuple[torch.nn.Module, dict]:
-    """Train ``MODELS[name]`` from seed 0 for ``steps`` steps; held-out top-1/top-5 and timing.
+    """Train ``MODELS[name]`` from seed ``--seed`` for ``steps`` steps; held-out top-1/top-5 and timing.
     A two-stream model with per-stream losses trains on all but the last ``--fusion-holdout``
     training clips and its fusion weight is chosen on those (never on the test clips)."""
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     model = MODELS[name](num_classes=len(classes), clip_length=args.clip_length)
     hold = None
     if getattr(model, "stream_losses", False) and args.fusion_holdout > 0:
@@ -365,6 +365,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cpu-budget", type=float, default=140.0,
                    help="CPU seconds of training per model (steps from a timed calibration); "
                    "0 uses --steps / --steps-3d")
+    p.add_argument("--seed", type=int, default=0, help="torch seed of every model's initialisation "
+                   "(the batches' order is fixed)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--size", type=int, default=64)
