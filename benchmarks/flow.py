@@ -171,7 +171,7 @@ def picture(data: FlowBatch, flows: dict[str, list[torch.Tensor]], path: Path) -
     save_png(grid(tiles, ncols=2 + len(flows)), path)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1_000_000, help="most training steps per network")
     p.add_argument("--max-train-wall", type=float, default=math.inf,
@@ -203,7 +203,11 @@ def main(argv: list[str] | None = None) -> int:
                         "the table's training cost then includes the file's")
     p.add_argument("--tag", default="flow",
                    help="name of the outputs: <out>/<tag>.{json,md,png}, <save>/<tag>_<model>.safetensors")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     inits = dict(parse_init(x) for x in args.init)
     if set(inits) - set(args.models):
         raise ValueError(f"--init names models not in --models: {sorted(set(inits) - set(args.models))}")

@@ -6,6 +6,10 @@ up-samples its features (4x4 transposed conv, stride 2) and its flow (4x4
 transposed conv), and concatenates them with the encoder skip of the next finer
 level. The finest prediction is at 1/4 resolution.
 
+``FlowNetCR`` stacks on a FlowNetC (FlowNet 2.0's idea at feature level, as PWC-Net): a
+refinement on frame 2's stride-4 features warped by the FlowNetC's flow, then optionally a blend
+with the flow's robust global affine fit (the world's background moves by one affine map).
+
 Raw outputs are flows in units of full-resolution pixels divided by
 ``div_flow`` (FlowNet's 20), coarse to fine; ``postprocess`` turns the finest
 into a full-resolution flow in pixels.
