@@ -5,9 +5,12 @@ One run, on two data sets, each split 70/30 into train/test: scikit-learn's real
 occluded, not cut by the border, with a margin of scene around them; class =
 identity, 8 shapes), see :func:`seesall.tasks.embedding.data.world_crops`:
 
-1. linear probe (logistic regression on frozen features) and 5-NN accuracy of
-   raw pixels, a SimCLR encoder trained without labels, and a supervised
-   encoder of the same architecture (cross-entropy), plus SimCLR / supervised;
+1. linear probe (logistic regression on standardised frozen features, C chosen
+   on a validation split of the training set) and 5-NN accuracy of raw pixels, a
+   SimCLR encoder trained without labels (on the training images, or with
+   ``--unlabelled-scenes N`` also on the crops of N extra scenes), and a
+   supervised encoder of the same architecture (cross-entropy), plus SimCLR /
+   supervised;
 2. triplet loss with random, hardest, semi-hard and distance-weighted mining,
    and the contrastive loss, each trained by the engine through the embedding
    recipe (``seesall train embedding``) on class-balanced P×K batches with a
