@@ -280,8 +280,9 @@ def weighted_affine_fit(flow: Tensor, weight: Tensor, *, ridge: float = 1e-4) ->
 
 
 class GlobalAffine(nn.Module):
-    """Blend a flow with the affine motion fitted to it: the world's background moves by one
-    global affine map, which local matching cannot see inside untextured regions.
+    """Blend a flow with the dominant affine motion fitted to it: a camera moving over a distant or
+    planar background moves it by close to one affine map, which local matching cannot see inside
+    untextured regions (the world's backgrounds move exactly so).
 
     A conv head gives each pixel a confidence; a few iteratively re-weighted least-squares fits
     (Cauchy weights at ``robust_scale`` raw units times the confidence) find the dominant affine
