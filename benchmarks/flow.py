@@ -16,6 +16,7 @@ import multiprocessing
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -61,27 +62,39 @@ def render_pairs(cfg: WorldConfig, seeds: range, workers: int, cache: Path | Non
 
 
 def initial_model(name: str, init: Path | None) -> tuple[torch.nn.Module, dict]:
-    """A fresh ``MODELS[name]``, or one started from a weight file: the file's model is either
-    ``name`` itself or the ``base`` of ``name`` (a stack on that network). Returns the model and
-    the training cost recorded in the file (``train_cpu_seconds``, ``train_steps``)."""
+    """A fresh ``MODELS[name]``, or one started from a weight file holding either ``name``
+    itself, the ``base`` of ``name`` (a stack on that network), or a related model: then every
+    parameter whose name and shape match is taken from the file and the rest stay freshly
+    initialised (listed as ``init_fresh``). Returns the model and the training cost recorded in
+    the file (``train_cpu_seconds``, ``train_steps``)."""
     model = MODELS[name]()
     if init is None:
         return model, {"train_cpu_seconds": 0.0, "train_steps": 0}
     meta, start = flow_weights_metadata(init), load_flow_weights(init)
-    target = model if meta["model"] == name else getattr(model, "base", None)
-    if target is None:
-        raise ValueError(f"{init}: holds {meta['model']}, neither {name} nor its base")
-    target.load_state_dict(start.state_dict())
     if "train_cpu_seconds" not in meta:
         raise ValueError(f"{init}: no train_cpu_seconds in its metadata, the stack's cost is unknown")
+    base = getattr(model, "base", None)
+    fresh: list[str] = []
+    if meta["model"] == name:
+        model.load_state_dict(start.state_dict())
+    elif base is not None and type(start) is type(base):
+        base.load_state_dict(start.state_dict())
+    else:
+        own, theirs = model.state_dict(), start.state_dict()
+        taken = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
+        if not taken:
+            raise ValueError(f"{init}: holds {meta['model']}, which shares no parameter with {name}")
+        model.load_state_dict(taken, strict=False)
+        fresh = sorted(set(own) - set(taken))
     return model, {"train_cpu_seconds": float(meta["train_cpu_seconds"]),
                    "train_steps": int(meta.get("train_steps", 0)), "init": str(init),
-                   "init_model": meta["model"]}
+                   "init_model": meta["model"], "init_fresh": fresh}
 
 
 def train(name: str, data: FlowBatch, val: FlowBatch, *, steps: int, cpu_budget: float, batch: int,
           crop: int, lr: float, seed: int, eval_every: float, level_weights: tuple[float, ...] | None,
-          init: Path | None = None, max_wall: float = math.inf) -> tuple[torch.nn.Module, dict]:
+          init: Path | None = None, max_wall: float = math.inf,
+          train_only: Sequence[str] = ()) -> tuple[torch.nn.Module, dict]:
     """Adam with warm-up + cosine decay over the budget, random crops / flips, multi-scale EPE.
 
     The budget is ``cpu_budget`` seconds of this process's CPU time (``time.process_time``,
@@ -92,11 +105,18 @@ def train(name: str, data: FlowBatch, val: FlowBatch, *, steps: int, cpu_budget:
     CPU seconds the model's EPE on ``val`` is recorded (evaluation time is not charged to the budget). With ``init`` the
     model starts from that weight file (see ``initial_model``) and the returned cost adds the
     file's recorded cost to this run's (``run_cpu_seconds`` / ``run_steps`` are this run's).
+    With ``train_only`` (parameter name prefixes) every other parameter stays frozen.
     """
     torch.manual_seed(seed)
     model, prior = initial_model(name, init)
     level_weights = level_weights or tuple(getattr(model, "level_weights", FLOWNET_WEIGHTS))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if train_only:
+        for key, param in model.named_parameters():
+            param.requires_grad_(key.startswith(tuple(train_only)))
+    params = [q for q in model.parameters() if q.requires_grad]
+    if not params:
+        raise ValueError(f"--train-only {list(train_only)} selects no parameter of {name}")
+    opt = torch.optim.Adam(params, lr=lr)
     gen = torch.Generator().manual_seed(seed)
     cpu, step, wall0, log, curve, next_eval = 0.0, 0, time.perf_counter(), [], [], 0.0
     model.train()
@@ -158,6 +178,25 @@ def evaluate(fn, data: FlowBatch) -> tuple[dict, list[torch.Tensor]]:
     return out, shown
 
 
+def time_side_by_side(methods: dict[str, Callable], data: FlowBatch, threads: Sequence[int],
+                      pairs: int) -> dict[str, dict[str, float]]:
+    """Median ms per pair of every method on the first ``pairs`` pairs at each torch / OpenCV
+    thread count, the methods interleaved pair by pair so that the machine's load hits them alike."""
+    out = {}
+    for n in threads:
+        torch.set_num_threads(n)
+        cv2.setNumThreads(n)
+        times: dict[str, list[float]] = {k: [] for k in methods}
+        with torch.no_grad():
+            for i in range(min(pairs, len(data))):
+                for name, fn in methods.items():
+                    t0 = time.perf_counter()
+                    fn(data.image1[i], data.image2[i])
+                    times[name].append(1000 * (time.perf_counter() - t0))
+        out[str(n)] = {k: statistics.median(v) for k, v in times.items()}
+    return out
+
+
 def picture(data: FlowBatch, flows: dict[str, list[torch.Tensor]], path: Path) -> None:
     """Rows: frame 1, ground truth, then every method, same colour scale per row."""
     tiles = []
@@ -195,12 +234,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=320)
     p.add_argument("--models", nargs="+", default=["flownet_s_tiny", "flownet_c_small"])
     p.add_argument("--threads", type=int, default=1, help="torch / OpenCV threads for timing")
+    p.add_argument("--timing-threads", type=int, nargs="+", default=[1, 2],
+                   help="thread counts of the side-by-side timing of DIS-medium and the networks")
+    p.add_argument("--timing-pairs", type=int, default=50, help="test pairs of that timing")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--cache", type=Path, default=Path("/tmp/seesall_bench_cache"))
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--init", nargs="+", default=[], metavar="MODEL=WEIGHTS",
                    help="start MODEL from a flow weight file (of MODEL or of its base network); "
                         "the table's training cost then includes the file's")
+    p.add_argument("--train-only", nargs="+", default=[], metavar="PREFIX",
+                   help="train only the parameters whose names start with a PREFIX (e.g. "
+                        "affine.): the rest of a warm-started model stays as loaded")
     p.add_argument("--tag", default="flow",
                    help="name of the outputs: <out>/<tag>.{json,md,png}, <save>/<tag>_<model>.safetensors")
     return p
@@ -221,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rendered in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
     results: dict[str, dict] = {}
     shown: dict[str, list[torch.Tensor]] = {}
+    trained: dict[str, Callable] = {}
     zero = lambda a, b: torch.zeros(2, *a.shape[-2:])  # noqa: E731
     for name in ("zero", "farneback", "dis_ultrafast", "dis_fast", "dis_medium"):
         results[name], flows = evaluate(zero if name == "zero" else CLASSICAL[name], test_data)
@@ -234,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         model, info = train(name, train_data, val_data, steps=args.steps, cpu_budget=budget,
                             batch=args.batch, crop=args.crop, lr=args.lr, seed=0,
                             eval_every=args.eval_every, level_weights=tuple(args.level_weights or ()),
-                            init=inits.get(name), max_wall=args.max_train_wall)
+                            init=inits.get(name), max_wall=args.max_train_wall,
+                            train_only=args.train_only)
         cost = {k: str(round(info[k], 1)) for k in ("train_cpu_seconds", "train_steps")}
         info["weights"] = str(save_flow_weights(model, name, args.save / f"{args.tag}_{name}.safetensors",
                                                 extra=cost))
@@ -242,7 +289,12 @@ def main(argv: list[str] | None = None) -> int:
             fn = lambda a, b, m=model: predict_flow(m, a[None], b[None])[0]  # noqa: E731
             results[name], shown[name] = evaluate(fn, test_data)
         results[name].update(info)
-    report(results, args)
+        trained[name] = fn
+    timing = time_side_by_side({"dis_medium": CLASSICAL["dis_medium"], **trained}, test_data,
+                               args.timing_threads, args.timing_pairs)
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    report(results, args, timing)
     picture(test_data, {k: shown[k] for k in [*args.models, "dis_medium", "farneback"]},
             args.out / f"{args.tag}.png")
     return 0
@@ -256,13 +308,14 @@ def parse_init(text: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
-def report(results: dict[str, dict], args: argparse.Namespace) -> None:
+def report(results: dict[str, dict], args: argparse.Namespace, timing: dict[str, dict[str, float]]) -> None:
     best = min(args.models, key=lambda n: results[n]["EPE"])
     summary = {
         "best_model": best,
         "best_epe_over_dis_medium": results[best]["EPE"] / results["dis_medium"]["EPE"],
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "methods": results,
+        "timing_ms": timing,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / f"{args.tag}.json", summary, indent=2)
@@ -289,6 +342,17 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
             lines += ["", f"{name} started from `{r['init']}` ({r['init_model']}); its train CPU s and "
                       f"steps include that file's ({r['train_cpu_seconds'] - r['run_cpu_seconds']:.0f} s, "
                       f"{r['train_steps'] - r['run_steps']} steps); the curve's CPU s too."]
+            if r["init_fresh"]:
+                lines += ["", f"Parameters of {name} not in that file (freshly initialised): "
+                          + ", ".join(f"`{k}`" for k in r["init_fresh"]) + "."]
+    if args.train_only:
+        lines += ["", "Trained: only the parameters starting with " + ", ".join(f"`{k}`" for k in args.train_only)
+                  + "; the rest stayed as loaded."]
+    names = list(next(iter(timing.values()))) if timing else []
+    lines += ["", f"Side by side, median ms per pair on the first {args.timing_pairs} test pairs, the methods "
+              "interleaved pair by pair:", "", "| threads | " + " | ".join(names) + " |",
+              "|---" * (len(names) + 1) + "|"]
+    lines += [f"| {n} | " + " | ".join(f"{t[k]:.1f}" for k in names) + " |" for n, t in timing.items()]
     lines += ["", f"Best network {best}: EPE = {summary['best_epe_over_dis_medium']:.3f} x DIS-medium's.",
               "", f"Training curves: EPE on {args.val_pairs} validation pairs (other seeds) vs training "
               "CPU seconds:", ""]

@@ -8,7 +8,8 @@ level. The finest prediction is at 1/4 resolution.
 
 ``FlowNetCR`` stacks on a FlowNetC (FlowNet 2.0's idea at feature level, as PWC-Net): a
 refinement on frame 2's stride-4 features warped by the FlowNetC's flow, then optionally a blend
-with the flow's robust global affine fit (the world's background moves by one affine map).
+with the flow's robust global affine fit (the world's background moves by one affine map),
+which ``flownet_cral_small`` sharpens by aligning the frames themselves under that affine map.
 
 Raw outputs are flows in units of full-resolution pixels divided by
 ``div_flow`` (FlowNet's 20), coarse to fine; ``postprocess`` turns the finest
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seesall.nn.correlation import correlation
+from seesall.tasks.flow.align import affine_field, align_affine, grid_coords
 from seesall.tasks.flow.loss import FLOWNET_WEIGHTS
 
 
@@ -254,29 +256,34 @@ class WarpRefine(nn.Module):
         return flow + self.predict(self.stack(x))
 
 
-def weighted_affine_fit(flow: Tensor, weight: Tensor, *, ridge: float = 1e-4) -> Tensor:
-    """Per image, the affine field f(p) = a + B p closest to ``flow`` in weighted least squares.
-
-    Args:
-        flow: Tensor[B, 2, h, w]; weight: Tensor[B, 1, h, w] >= 0 (normalised to sum 1 inside).
-        ridge: Tikhonov term on the normal equations (coordinates are in [-1, 1]).
-
-    Returns:
-        Tensor[B, 2, h, w], the fitted field on the same grid.
-    """
+def fit_affine(flow: Tensor, weight: Tensor, *, ridge: float = 1e-4) -> Tensor:
+    """Per image, the affine motion theta Tensor[B, 3, 2] whose field ``[x, y, 1] @ theta``
+    (normalised grid coordinates, see :mod:`seesall.tasks.flow.align`) is closest to ``flow``
+    Tensor[B, 2, h, w] in least squares weighted by ``weight`` Tensor[B, 1, h, w] >= 0
+    (normalised to sum 1 inside; ``ridge`` is a Tikhonov term on the normal equations)."""
     b, _, h, w = flow.shape
     if weight.shape != (b, 1, h, w):
         raise ValueError(f"weight must be {[b, 1, h, w]}, got {list(weight.shape)}")
-    ys = torch.linspace(-1.0, 1.0, h, dtype=flow.dtype, device=flow.device).view(h, 1).expand(h, w)
-    xs = torch.linspace(-1.0, 1.0, w, dtype=flow.dtype, device=flow.device).view(1, w).expand(h, w)
-    coords = torch.stack([xs, ys, torch.ones_like(xs)]).reshape(3, h * w)  # (3, HW)
+    coords = grid_coords(h, w, flow)  # (3, HW)
     wt = weight.reshape(b, 1, h * w)
     wt = wt / wt.sum(dim=-1, keepdim=True).clamp_min(1e-12)
     xtw = coords[None] * wt  # (B, 3, HW)
     lhs = xtw @ coords.T + ridge * torch.eye(3, dtype=flow.dtype, device=flow.device)  # (B, 3, 3)
     rhs = xtw @ flow.reshape(b, 2, h * w).transpose(1, 2)  # (B, 3, 2)
-    theta = torch.linalg.solve(lhs, rhs)
-    return (coords.T @ theta).transpose(1, 2).reshape(b, 2, h, w)  # (B, 2, h, w)
+    return torch.linalg.solve(lhs, rhs)
+
+
+def weighted_affine_fit(flow: Tensor, weight: Tensor, *, ridge: float = 1e-4) -> Tensor:
+    """The field Tensor[B, 2, h, w] of :func:`fit_affine`'s motion, on the flow's grid."""
+    return affine_field(fit_affine(flow, weight, ridge=ridge), *flow.shape[-2:])
+
+
+def _pool4(images: Tensor) -> Tensor:
+    """Means of 4x4 blocks (two strided 2x2 means; faster than ``avg_pool2d`` on CPU)."""
+    for _ in range(2):
+        images = (images[..., 0::2, 0::2] + images[..., 1::2, 0::2] + images[..., 0::2, 1::2]
+                  + images[..., 1::2, 1::2]) / 4
+    return images
 
 
 class GlobalAffine(nn.Module):
@@ -286,31 +293,58 @@ class GlobalAffine(nn.Module):
 
     A conv head gives each pixel a confidence; a few iteratively re-weighted least-squares fits
     (Cauchy weights at ``robust_scale`` raw units times the confidence) find the dominant affine
-    field A; a second head, seeing the flow, A and their difference, gives a mix m in (0, 1) and
-    the output is flow + m (A - flow).
+    motion A. With ``align_iterations`` > 0, A is then refined on the frames themselves
+    (:func:`~seesall.tasks.flow.align.align_affine`, robust Gauss-Newton image alignment: sub-pixel
+    where the background has any gradient) and the mix head also sees, per cell, the colour
+    residual of frame 2 sampled along A and along the flow. A second head, seeing the flow, A
+    and their difference, gives a mix m in (0, 1) and the output is flow + m (A - flow).
     """
 
     def __init__(self, *, feat_channels: int, width: int = 16, iterations: int = 3,
-                 robust_scale: float = 0.05, mix_bias: float = -1.0) -> None:
+                 robust_scale: float = 0.05, mix_bias: float = -1.0, align_iterations: int = 0,
+                 align_stride: int = 4) -> None:
         super().__init__()
         self.iterations, self.robust_scale = iterations, robust_scale
+        self.align_iterations, self.align_stride = align_iterations, align_stride
+        extra = 2 if align_iterations else 0
         self.confidence = nn.Sequential(conv(feat_channels + 2, width), nn.Conv2d(width, 1, 3, padding=1))
-        self.mix = nn.Sequential(conv(feat_channels + 6, width), nn.Conv2d(width, 1, 3, padding=1))
+        self.mix = nn.Sequential(conv(feat_channels + 6 + extra, width), nn.Conv2d(width, 1, 3, padding=1))
         init_weights(self)
         for head, bias in ((self.confidence, 0.0), (self.mix, mix_bias)):
             nn.init.zeros_(head[-1].weight)
             nn.init.constant_(head[-1].bias, bias)
 
-    def forward(self, feat1: Tensor, flow: Tensor) -> Tensor:
-        """Frame 1's feature Tensor[B, C, h, w] and a raw flow Tensor[B, 2, h, w] -> blended flow."""
+    def forward(self, feat1: Tensor, flow: Tensor, frames: tuple[Tensor, Tensor] | None = None, *,
+                div_flow: float = 20.0) -> Tensor:
+        """Frame 1's feature Tensor[B, C, h, w] and a raw flow Tensor[B, 2, h, w] -> blended flow.
+
+        ``frames`` (the normalised input frames Tensor[B, 3, H, W], H = 4 h and W = 4 w) and
+        ``div_flow`` (the raw flow's unit in input pixels) are needed with ``align_iterations``.
+        """
         conf = torch.sigmoid(self.confidence(torch.cat([feat1, flow], dim=1)))  # (B, 1, h, w)
         weight = conf
         for _ in range(self.iterations):
             fit = weighted_affine_fit(flow, weight)
-            r = torch.linalg.vector_norm(flow - fit, dim=1, keepdim=True)
-            weight = conf / (1.0 + (r / self.robust_scale) ** 2)
-        fit = weighted_affine_fit(flow, weight)
-        m = torch.sigmoid(self.mix(torch.cat([feat1, flow, fit, flow - fit], dim=1)))
+            r2 = ((flow - fit) ** 2).sum(1, keepdim=True)  # (B, 1, h, w)
+            weight = conf / (1.0 + r2 / self.robust_scale**2)
+        theta = fit_affine(flow, weight)
+        inputs = [feat1, flow]
+        if self.align_iterations:
+            if frames is None:
+                raise ValueError("GlobalAffine with align_iterations needs the frames")
+            image1, image2 = frames
+            if image1.shape[-2:] != (4 * flow.shape[-2], 4 * flow.shape[-1]):
+                raise ValueError(f"frames {list(image1.shape[-2:])} are not 4x the flow "
+                                 f"{list(flow.shape[-2:])}")
+            theta = align_affine(image1, image2, theta, grid=tuple(flow.shape[-2:]), div_flow=div_flow,
+                                 iterations=self.align_iterations, stride=self.align_stride)
+            fit = affine_field(theta, *flow.shape[-2:])
+            a, b = _pool4(image1), _pool4(image2)  # frames at the flow's cells
+            residual = [(a - warp(b, f.detach() * (div_flow / 4))).abs().sum(1, keepdim=True) for f in (fit, flow)]
+            inputs += residual
+        else:
+            fit = affine_field(theta, *flow.shape[-2:])
+        m = torch.sigmoid(self.mix(torch.cat([*inputs[:2], fit, flow - fit, *inputs[2:]], dim=1)))
         return flow + m * (fit - flow)
 
 
@@ -341,7 +375,9 @@ class FlowNetCR(nn.Module):
                              f"{list(flows[-1].shape[-2:])}")
         scale = self.div_flow * f1.shape[-1] / image1.shape[-1]
         flows = [*flows, self.refine(f1, f2, flows[-1], scale=scale)]
-        return flows if self.affine is None else [*flows, self.affine(f1, flows[-1])]
+        if self.affine is None:
+            return flows
+        return [*flows, self.affine(f1, flows[-1], (image1, image2), div_flow=self.div_flow)]
 
 
 def _flownet_s(widths: Sequence[int], kernels: Sequence[int], deconv: Sequence[int], *,
@@ -425,6 +461,13 @@ def flownet_cra_small() -> FlowNetCR:
     return model
 
 
+def flownet_cral_small() -> FlowNetCR:
+    """flownet_cra_small whose affine fit is refined by aligning the frames (5 Gauss-Newton steps)."""
+    model = flownet_cr_small()
+    model.affine = GlobalAffine(feat_channels=32, align_iterations=5)
+    return model
+
+
 MODELS = {
     "flownet_s": flownet_s,
     "flownet_c": flownet_c,
@@ -433,5 +476,6 @@ MODELS = {
     "flownet_c_small": flownet_c_small,
     "flownet_cr_small": flownet_cr_small,
     "flownet_cra_small": flownet_cra_small,
+    "flownet_cral_small": flownet_cral_small,
 }
 """Model table: name -> factory."""

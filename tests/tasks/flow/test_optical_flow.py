@@ -134,7 +134,7 @@ def test_classical_baselines_recover_translation(name):
 
 
 @pytest.mark.parametrize("name", ["flownet_s_tiny", "flownet_c_tiny", "flownet_c_small", "flownet_cr_small",
-                                  "flownet_cra_small"])
+                                  "flownet_cra_small", "flownet_cral_small"])
 def test_model_forward_and_predict_any_size(name):
     model = MODELS[name]().eval()
     a = torch.randint(0, 255, (1, 3, 50, 70), dtype=torch.uint8)
@@ -145,7 +145,7 @@ def test_model_forward_and_predict_any_size(name):
 
 
 @pytest.mark.parametrize("name", ["flownet_s_tiny", "flownet_c_tiny", "flownet_c_small", "flownet_cr_small",
-                                  "flownet_cra_small"])
+                                  "flownet_cra_small", "flownet_cral_small"])
 def test_model_overfits_tiny_batch(name):
     torch.manual_seed(0)
     model = MODELS[name]()
@@ -222,7 +222,7 @@ def test_flips_keep_flow_consistent_with_pixels():
     assert vflip(batch).flow[0, 1].unique().tolist() == [2.0]
 
 
-@pytest.mark.parametrize("model", ["flownet_c_small", "flownet_cra_small"])
+@pytest.mark.parametrize("model", ["flownet_c_small", "flownet_cral_small"])
 def test_train_recipe_then_predict_pair_files(tmp_path, model):
     """One engine step on world pairs, then the checkpoint predicts a .flo from two PNGs."""
     import argparse
