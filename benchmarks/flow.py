@@ -178,16 +178,31 @@ def evaluate(fn, data: FlowBatch) -> tuple[dict, list[torch.Tensor]]:
     return out, shown
 
 
+def compiled(model: torch.nn.Module, eager: Callable, data: FlowBatch) -> tuple[Callable, dict]:
+    """``model`` through ``torch.compile`` (inductor's C++ kernels, one static shape) for the
+    timing; returns the predict function and its compile seconds plus its largest difference
+    from the eager model's flow on the first pair (the metrics are the eager model's)."""
+    fast = torch.compile(model, dynamic=False)
+    fn = lambda a, b: predict_flow(fast, a[None], b[None])[0]  # noqa: E731
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        diff = float((fn(data.image1[0], data.image2[0]) - eager(data.image1[0], data.image2[0])).abs().max())
+    return fn, {"compile_seconds": time.perf_counter() - t0, "max_abs_diff_px": diff}
+
+
 def time_side_by_side(methods: dict[str, Callable], data: FlowBatch, threads: Sequence[int],
                       pairs: int) -> dict[str, dict[str, float]]:
     """Median ms per pair of every method on the first ``pairs`` pairs at each torch / OpenCV
-    thread count, the methods interleaved pair by pair so that the machine's load hits them alike."""
+    thread count, the methods interleaved pair by pair so that the machine's load hits them alike,
+    after one untimed call of each."""
     out = {}
     for n in threads:
         torch.set_num_threads(n)
         cv2.setNumThreads(n)
         times: dict[str, list[float]] = {k: [] for k in methods}
         with torch.no_grad():
+            for fn in methods.values():  # warm-up, untimed (a compiled model recompiles per thread count)
+                fn(data.image1[0], data.image2[0])
             for i in range(min(pairs, len(data))):
                 for name, fn in methods.items():
                     t0 = time.perf_counter()
@@ -237,6 +252,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timing-threads", type=int, nargs="+", default=[1, 2],
                    help="thread counts of the side-by-side timing of DIS-medium and the networks")
     p.add_argument("--timing-pairs", type=int, default=50, help="test pairs of that timing")
+    p.add_argument("--compile", action="store_true",
+                   help="also time each network compiled by torch.compile (needs a C++ compiler)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--cache", type=Path, default=Path("/tmp/seesall_bench_cache"))
     p.add_argument("--out", type=Path, default=RESULTS)
@@ -290,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
             results[name], shown[name] = evaluate(fn, test_data)
         results[name].update(info)
         trained[name] = fn
+        if args.compile:
+            trained[f"{name} (compiled)"], results[name]["compiled"] = compiled(model, fn, test_data)
     timing = time_side_by_side({"dis_medium": CLASSICAL["dis_medium"], **trained}, test_data,
                                args.timing_threads, args.timing_pairs)
     torch.set_num_threads(args.threads)
@@ -353,6 +372,12 @@ def report(results: dict[str, dict], args: argparse.Namespace, timing: dict[str,
               "interleaved pair by pair:", "", "| threads | " + " | ".join(names) + " |",
               "|---" * (len(names) + 1) + "|"]
     lines += [f"| {n} | " + " | ".join(f"{t[k]:.1f}" for k in names) + " |" for n, t in timing.items()]
+    for name in args.models:
+        if "compiled" in results[name]:
+            c = results[name]["compiled"]
+            lines += ["", f"{name} (compiled): `torch.compile(model, dynamic=False)`, compiled in "
+                      f"{c['compile_seconds']:.0f} s; its flow differs from the eager model's by at most "
+                      f"{c['max_abs_diff_px']:.1e} px on the first test pair (the metrics above are eager)."]
     lines += ["", f"Best network {best}: EPE = {summary['best_epe_over_dis_medium']:.3f} x DIS-medium's.",
               "", f"Training curves: EPE on {args.val_pairs} validation pairs (other seeds) vs training "
               "CPU seconds:", ""]
