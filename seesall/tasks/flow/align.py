@@ -73,13 +73,14 @@ def align_affine(image1: Tensor, image2: Tensor, theta: Tensor, *, grid: tuple[i
     b, c, hh, ww = image1.shape
     if theta.shape != (b, 3, 2):
         raise ValueError(f"theta must be {[b, 3, 2]}, got {list(theta.shape)}")
-    a, f2 = _smooth_half(image1), _smooth_half(image2)
-    h2, w2 = f2.shape[-2:]
-    p = F.pad(f2, (1, 1, 1, 1), mode="replicate")
-    # frame 2 with its gradients per input pixel (a half-resolution pixel is 2 input pixels)
-    stack = torch.cat([f2, (p[..., 1:-1, 2:] - p[..., 1:-1, :-2]) / 4, (p[..., 2:, 1:-1] - p[..., :-2, 1:-1]) / 4], 1)
     if stride < 2 or stride % 2:
         raise ValueError(f"stride must be even and >= 2, got {stride}")
+    a, f2 = _smooth_half(image1), _smooth_half(image2)
+    h2, w2 = f2.shape[-2:]
+    pad = F.pad(f2, (1, 1, 1, 1), mode="replicate")
+    # frame 2 with its central-difference gradients per input pixel (a half-res pixel is 2 input pixels)
+    stack = torch.cat([f2, (pad[..., 1:-1, 2:] - pad[..., 1:-1, :-2]) / 4,
+                       (pad[..., 2:, 1:-1] - pad[..., :-2, 1:-1]) / 4], 1)
     a = a[..., :: stride // 2, :: stride // 2]
     h, w = a.shape[-2:]
     # lattice points in input pixels (half-res pixel j has its centre at input 2 j + 0.5)
@@ -90,7 +91,7 @@ def align_affine(image1: Tensor, image2: Tensor, theta: Tensor, *, grid: tuple[i
     ny = ((py - (hh / gh - 1) / 2) / (hh / gh)) * (2.0 / max(gh - 1, 1)) - 1.0
     nx, ny = nx.view(1, w).expand(h, w), ny.view(h, 1).expand(h, w)
     basis = torch.stack([nx, ny, torch.ones_like(nx)]).reshape(3, h * w)  # (3, hw)
-    # half-resolution pixel coordinates of the lattice, and the grid_sample scale
+    # the lattice in half-resolution pixel coordinates
     qx0, qy0 = ((px - 0.5) / 2).view(1, 1, w), ((py - 0.5) / 2).view(1, h, 1)
     theta = theta.detach().clone()
     best, best_cost = theta.clone(), torch.full((b,), float("inf"), dtype=a.dtype, device=a.device)

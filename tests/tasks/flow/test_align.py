@@ -1,10 +1,11 @@
 """Affine alignment: recovers a known affine motion of analytic frames, ignores an independently
-moving patch, never returns a worse estimate than it started from; GlobalAffine uses it."""
+moving patch, stays at the truth, keeps its start on flat frames; GlobalAffine uses it."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from seesall.tasks.flow.align import affine_field, align_affine, grid_coords
@@ -95,3 +96,15 @@ def test_global_affine_with_alignment_returns_the_frames_motion():
     head = GlobalAffine(feat_channels=4, iterations=3, mix_bias=50.0, align_iterations=8)
     out = head(torch.zeros(1, 4, 24, 24), affine_field(off, 24, 24), (a, b), div_flow=DIV)
     assert float(DIV * (out.detach() - affine_field(truth.float(), 24, 24)).norm(dim=1).max()) < 0.1
+
+
+def test_align_affine_names_bad_arguments():
+
+
+    frames = torch.zeros(1, 3, 32, 32)
+    with pytest.raises(ValueError, match="theta must be"):
+        align_affine(frames, frames, torch.zeros(1, 2, 3), grid=(8, 8), div_flow=DIV)
+    with pytest.raises(ValueError, match="stride must be even"):
+        align_affine(frames, frames, torch.zeros(1, 3, 2), grid=(8, 8), div_flow=DIV, stride=3)
+    with pytest.raises(ValueError, match="frames must be equal"):
+        align_affine(frames, frames[..., :16], torch.zeros(1, 3, 2), grid=(8, 8), div_flow=DIV)
