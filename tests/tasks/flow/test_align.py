@@ -99,8 +99,6 @@ def test_global_affine_with_alignment_returns_the_frames_motion():
 
 
 def test_align_affine_names_bad_arguments():
-
-
     frames = torch.zeros(1, 3, 32, 32)
     with pytest.raises(ValueError, match="theta must be"):
         align_affine(frames, frames, torch.zeros(1, 2, 3), grid=(8, 8), div_flow=DIV)
