@@ -1,7 +1,7 @@
-"""The trainer's hooks: LR schedule, time budget, evaluation, checkpoints, logs.
+"""The trainer's hooks: LR schedule, time budget, calibration, evaluation, checkpoints, logs.
 
 Order matters and is the order of the list given to the trainer: the time budget
-decides first whether this is the final step, then evaluation, checkpoint
+decides first whether this is the final step, then the task's calibration, evaluation, checkpoint
 (which reads the new metrics to decide "best") and finally the log line.
 """
 
@@ -45,6 +45,23 @@ class TimeBudgetHook(Hook):
         if all_reduce_mean(torch.tensor([over], device=trainer.dist.device)).item() > 0:
             trainer.should_stop = True
             trainer.stop_reason = f"time budget of {self.seconds / 60:g} min reached"
+
+
+class CalibrateHook(Hook):
+    """On the evaluation schedule (every ``period`` steps, 0: only at the end, and at the final
+    step), before the evaluation: ``fn(model)`` in eval mode, then back to training mode."""
+
+    def __init__(self, period: int, model: torch.nn.Module, fn: Callable[[torch.nn.Module], None]) -> None:
+        self.period, self.model, self.fn = period, model, fn
+
+    def after_step(self, trainer: Trainer) -> None:
+        due = self.period > 0 and trainer.step % self.period == 0
+        if due or trainer.is_final_step:
+            was_training = self.model.training
+            self.model.eval()
+            with torch.no_grad():
+                self.fn(self.model)
+            self.model.train(was_training)
 
 
 class EvalHook(Hook):

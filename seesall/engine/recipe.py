@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
@@ -34,6 +35,10 @@ class TaskParts:
             (or ``.to(device)``) is moved to the device by the engine.
         class_names: written to the checkpoint sidecar.
         best_metric, best_mode: the evaluator key that selects the ``best`` checkpoint.
+        calibrate: ``(model, device) -> None``, or None: fits the model's post-hoc settings
+            (e.g. a late-fusion weight) on data the task held out of ``train_set`` (never
+            ``val_set``); the engine calls it in eval mode before every evaluation and at the
+            final step, so checkpoints and metrics see the calibrated model.
     """
 
     model: nn.Module
@@ -47,6 +52,7 @@ class TaskParts:
     class_names: list[str] = field(default_factory=list)
     best_metric: str = ""
     best_mode: str = "max"
+    calibrate: Callable[[nn.Module, torch.device], None] | None = None
 
 
 class Recipe(Protocol):

@@ -24,7 +24,7 @@ from seesall.engine.distributed import (
     shutdown_distributed,
 )
 from seesall.engine.evaluation import evaluate
-from seesall.engine.hooks import CheckpointHook, EvalHook, LogHook, LRScheduleHook, TimeBudgetHook
+from seesall.engine.hooks import CalibrateHook, CheckpointHook, EvalHook, LogHook, LRScheduleHook, TimeBudgetHook
 from seesall.engine.recipe import Recipe, TaskParts
 from seesall.engine.schedule import lr_factor
 from seesall.engine.trainer import Hook, Trainer
@@ -163,6 +163,9 @@ def _hooks(cfg: RunConfig, parts: TaskParts, model: nn.Module, dist: DistInfo, a
     hooks: list[Hook] = [LRScheduleHook(factor)]
     if t.minutes is not None:
         hooks.append(TimeBudgetHook(t.minutes))
+    if parts.calibrate is not None:
+        calibrate = parts.calibrate
+        hooks.append(CalibrateHook(t.eval_every, ckpt.unwrap_model(model), lambda m: calibrate(m, dist.device)))
     if parts.make_evaluator is not None and parts.val_set is not None:
         hooks.append(EvalHook(t.eval_every, functools.partial(_run_eval, cfg, parts, model, dist, amp)))
     hooks.append(

@@ -69,3 +69,19 @@ def test_best_checkpoint_holds_the_best_evaluation(tmp_path: Path, tiny) -> None
     meta = load_checkpoint(run, name="best").meta
     assert meta["metrics"]["acc"] == best_acc and meta["step"] == first_best_step
     assert load_checkpoint(run, name="last").meta["step"] == 16
+
+
+def test_calibrate_hook_runs_in_eval_mode_on_the_evaluation_schedule() -> None:
+    from types import SimpleNamespace
+
+    from seesall.engine.hooks import CalibrateHook
+
+    model = torch.nn.Linear(2, 2).train()
+    seen = []
+    hook = CalibrateHook(3, model, lambda m: seen.append((trainer.step, m.training, torch.is_grad_enabled())))
+    trainer = SimpleNamespace(step=0, is_final_step=False)
+    for step in range(1, 8):
+        trainer.step, trainer.is_final_step = step, step == 7
+        hook.after_step(trainer)
+    assert seen == [(3, False, False), (6, False, False), (7, False, False)]
+    assert model.training

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from seesall.engine.config import RunConfig
 from seesall.engine.recipe import TaskParts, pick_model, task_options, world_splits
@@ -15,7 +16,7 @@ from seesall.structures import Scene
 from seesall.tasks.video.data import collate_clips
 from seesall.tasks.video.metrics import TopKAccuracy
 from seesall.tasks.video.models import MODELS as ACTION_MODELS
-from seesall.tasks.video.models import normalize_video
+from seesall.tasks.video.models import choose_fusion_weight, normalize_video
 from seesall.tasks.video.train import action_loss
 from seesall.world import ACTIONS, WorldConfig
 
@@ -32,6 +33,9 @@ class TaskConfig:
     clip_length: int = field(default=8, metadata={"help": "frames per clip"})
     kinematogram: bool = field(default=False, metadata={"help": "random-dot clips (motion only)"})
     max_objects: int = field(default=3, metadata={"help": "most distractors per clip"})
+    fusion_holdout: int = field(default=96, metadata={
+        "help": "training clips held out of a two-stream model's training to choose its fusion weight "
+                "(0: fuse with equal weights, train on every clip)"})
 
 
 def build_model(name: str, cfg: RunConfig | None = None) -> nn.Module:
@@ -87,13 +91,39 @@ def _collate(scenes: list[Scene], *, with_flow: bool) -> dict[str, Tensor]:
     return collate_clips(scenes, with_flow=with_flow)
 
 
+def choose_fusion(model: nn.Module, device: torch.device, *, clips: Dataset, batch_size: int,
+                  collate: Any) -> None:
+    """Set a two-stream model's fusion weight to the one ``choose_fusion_weight`` picks on
+    ``clips`` (training clips held out of its training)."""
+    streams, labels = [], []
+    for batch in DataLoader(clips, batch_size=batch_size, collate_fn=collate):
+        video, flow = normalize_video(batch["video"].to(device)), batch["flow"].to(device)
+        streams.append(model.stream_logits(video, flow).float().cpu())
+        labels.append(batch["labels"])
+    model.set_fusion_weight(choose_fusion_weight(torch.cat(streams), torch.cat(labels), fusion=model.fusion))
+
+
 def build(cfg: RunConfig) -> TaskParts:
-    """A clip model, cross-entropy, world clips of ``data.image_size``, top-1 / top-5."""
+    """A clip model, cross-entropy, world clips of ``data.image_size``, top-1 / top-5.
+
+    A two-stream model trained with per-stream losses trains on all but the last
+    ``task.fusion_holdout`` training clips; its fusion weight is chosen on those before every
+    evaluation (``choose_fusion_weight``), never on the validation clips.
+    """
     t, d = task_options(cfg, TaskConfig), cfg.data
     world = WorldConfig(size=(d.image_size, d.image_size), clip_length=t.clip_length,
                         num_objects=(0, max(t.max_objects, 0)), kinematogram=t.kinematogram)
     model = build_model(cfg.model.name or DEFAULT_MODEL, cfg)
     train_set, val_set = world_splits(cfg, "clip", world, t.world_seed)
+    collate = functools.partial(_collate, with_flow=bool(getattr(model, "uses_flow", False)))
+    calibrate = None
+    if getattr(model, "stream_losses", False) and t.fusion_holdout > 0:
+        n, k = len(train_set), t.fusion_holdout
+        if k >= n:
+            raise ValueError(f"task.fusion_holdout={k} leaves no training clip of data.train_size={n}")
+        held = Subset(train_set, range(n - k, n))
+        train_set = Subset(train_set, range(n - k))
+        calibrate = functools.partial(choose_fusion, clips=held, batch_size=d.batch_size, collate=collate)
     return TaskParts(
         model=model,
         loss=_loss,
@@ -102,8 +132,9 @@ def build(cfg: RunConfig) -> TaskParts:
         make_evaluator=ActionEvaluator,
         train_set=train_set,
         val_set=val_set,
-        collate=functools.partial(_collate, with_flow=bool(getattr(model, "uses_flow", False))),
+        collate=collate,
         class_names=list(ACTIONS),
         best_metric="top1",
         best_mode="max",
+        calibrate=calibrate,
     )

@@ -180,3 +180,32 @@ def test_two_stream_sequence_layout_feeds_the_flow_sequence_to_a_3d_stream():
         assert model.temporal.shape == shape and model.spatial.shape == (4, 3, T, S, S)
     with pytest.raises(ValueError, match="flow_layout"):
         TwoStream(spatial=Probe(), temporal=Probe(), flow_layout="3d")
+
+
+def test_train_recipe_chooses_two_streams_fusion_weight_on_held_out_training_clips(tmp_path, capsys):
+    """The checkpoint's fusion weight is the one chosen on the last --fusion-holdout training clips
+    (recomputed here from the saved model); holding out every clip is refused."""
+    from seesall.cli.main import main
+    from seesall.engine.checkpoint import load_checkpoint
+    from seesall.tasks.video.models import choose_fusion_weight
+    from seesall.world import ACTIONS, WorldConfig
+    from seesall.world.dataset import WorldDataset
+
+    run = tmp_path / "run"
+    assert main(["train", "action", "--model", "two_stream", "--max-steps", "2", "--train-size", "6",
+                 "--val-size", "2", "--image-size", "32", "--batch-size", "2", "--fusion-holdout", "3",
+                 "--out", str(run), "--no-progress", "--threads", "1"]) == 0
+    model = MODELS["two_stream"](num_classes=len(ACTIONS), clip_length=8)
+    model.load_state_dict(load_checkpoint(run).model)
+    model.eval()
+    world = WorldConfig(size=(32, 32), clip_length=8, num_objects=(0, 3))
+    clips = WorldDataset("clip", 6, world, seed=0)
+    batch = collate_clips([clips[i] for i in (3, 4, 5)], with_flow=True)
+    with torch.no_grad():
+        streams = model.stream_logits(normalize_video(batch["video"]), batch["flow"])
+    chosen = choose_fusion_weight(streams, batch["labels"], fusion=model.fusion)
+    assert float(model.spatial_weight) == pytest.approx(chosen)
+    assert main(["train", "action", "--model", "two_stream", "--max-steps", "1", "--train-size", "6",
+                 "--val-size", "0", "--image-size", "32", "--fusion-holdout", "6", "--out", str(tmp_path / "b"),
+                 "--no-progress", "--threads", "1"]) != 0
+    assert "task.fusion_holdout=6 leaves no training clip" in capsys.readouterr().err
