@@ -91,16 +91,22 @@ def _collate(scenes: list[Scene], *, with_flow: bool) -> dict[str, Tensor]:
     return collate_clips(scenes, with_flow=with_flow)
 
 
-def choose_fusion(model: nn.Module, device: torch.device, *, clips: Dataset, batch_size: int,
-                  collate: Any) -> None:
-    """Set a two-stream model's fusion weight to the one ``choose_fusion_weight`` picks on
-    ``clips`` (training clips held out of its training)."""
-    streams, labels = [], []
-    for batch in DataLoader(clips, batch_size=batch_size, collate_fn=collate):
-        video, flow = normalize_video(batch["video"].to(device)), batch["flow"].to(device)
-        streams.append(model.stream_logits(video, flow).float().cpu())
-        labels.append(batch["labels"])
-    model.set_fusion_weight(choose_fusion_weight(torch.cat(streams), torch.cat(labels), fusion=model.fusion))
+class FusionChooser:
+    """Sets a two-stream model's fusion weight to the one ``choose_fusion_weight`` picks on
+    ``clips`` (training clips held out of its training); the clips are rendered and collated
+    once, on the first call, and reused at every later evaluation."""
+
+    def __init__(self, clips: Dataset, *, batch_size: int, collate: Any) -> None:
+        self.clips, self.batch_size, self.collate = clips, batch_size, collate
+        self._batches: list[dict[str, Tensor]] | None = None
+
+    def __call__(self, model: nn.Module, device: torch.device) -> None:
+        if self._batches is None:
+            self._batches = list(DataLoader(self.clips, batch_size=self.batch_size, collate_fn=self.collate))
+        streams = [model.stream_logits(normalize_video(b["video"].to(device)), b["flow"].to(device)).float().cpu()
+                   for b in self._batches]
+        labels = torch.cat([b["labels"] for b in self._batches])
+        model.set_fusion_weight(choose_fusion_weight(torch.cat(streams), labels, fusion=model.fusion))
 
 
 def build(cfg: RunConfig) -> TaskParts:
@@ -123,7 +129,7 @@ def build(cfg: RunConfig) -> TaskParts:
             raise ValueError(f"task.fusion_holdout={k} leaves no training clip of data.train_size={n}")
         held = Subset(train_set, range(n - k, n))
         train_set = Subset(train_set, range(n - k))
-        calibrate = functools.partial(choose_fusion, clips=held, batch_size=d.batch_size, collate=collate)
+        calibrate = FusionChooser(held, batch_size=d.batch_size, collate=collate)
     return TaskParts(
         model=model,
         loss=_loss,
