@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import torch
 
+from seesall.engine.transfer import freeze
 from seesall.io.atomic import write_json, write_text
 from seesall.tasks.flow.classical import CLASSICAL
 from seesall.tasks.flow.data import FlowBatch, random_crop_flip, stack_pairs
@@ -94,7 +95,7 @@ def initial_model(name: str, init: Path | None) -> tuple[torch.nn.Module, dict]:
 def train(name: str, data: FlowBatch, val: FlowBatch, *, steps: int, cpu_budget: float, batch: int,
           crop: int, lr: float, seed: int, eval_every: float, level_weights: tuple[float, ...] | None,
           init: Path | None = None, max_wall: float = math.inf,
-          train_only: Sequence[str] = ()) -> tuple[torch.nn.Module, dict]:
+          freeze_patterns: Sequence[str] = ()) -> tuple[torch.nn.Module, dict]:
     """Adam with warm-up + cosine decay over the budget, random crops / flips, multi-scale EPE.
 
     The budget is ``cpu_budget`` seconds of this process's CPU time (``time.process_time``,
@@ -105,17 +106,16 @@ def train(name: str, data: FlowBatch, val: FlowBatch, *, steps: int, cpu_budget:
     CPU seconds the model's EPE on ``val`` is recorded (evaluation time is not charged to the budget). With ``init`` the
     model starts from that weight file (see ``initial_model``) and the returned cost adds the
     file's recorded cost to this run's (``run_cpu_seconds`` / ``run_steps`` are this run's).
-    With ``train_only`` (parameter name prefixes) every other parameter stays frozen.
+    ``freeze_patterns`` freeze parameters as the CLI's ``--freeze`` does (globs or ``re:REGEX``).
     """
     torch.manual_seed(seed)
     model, prior = initial_model(name, init)
     level_weights = level_weights or tuple(getattr(model, "level_weights", FLOWNET_WEIGHTS))
-    if train_only:
-        for key, param in model.named_parameters():
-            param.requires_grad_(key.startswith(tuple(train_only)))
+    if freeze_patterns:
+        freeze(model, freeze_patterns)
     params = [q for q in model.parameters() if q.requires_grad]
     if not params:
-        raise ValueError(f"--train-only {list(train_only)} selects no parameter of {name}")
+        raise ValueError(f"--freeze {list(freeze_patterns)} leaves no parameter of {name} to train")
     opt = torch.optim.Adam(params, lr=lr)
     gen = torch.Generator().manual_seed(seed)
     cpu, step, wall0, log, curve, next_eval = 0.0, 0, time.perf_counter(), [], [], 0.0
@@ -260,9 +260,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--init", nargs="+", default=[], metavar="MODEL=WEIGHTS",
                    help="start MODEL from a flow weight file (of MODEL or of its base network); "
                         "the table's training cost then includes the file's")
-    p.add_argument("--train-only", nargs="+", default=[], metavar="PREFIX",
-                   help="train only the parameters whose names start with a PREFIX (e.g. "
-                        "affine.): the rest of a warm-started model stays as loaded")
+    p.add_argument("--freeze", nargs="+", default=[], metavar="PATTERN",
+                   help="freeze the parameters matching a glob or re:REGEX (as seesall train's "
+                        "--freeze), e.g. 're:^(base|refine)\\.' to train only a stack's affine heads")
     p.add_argument("--tag", default="flow",
                    help="name of the outputs: <out>/<tag>.{json,md,png}, <save>/<tag>_<model>.safetensors")
     return p
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                             batch=args.batch, crop=args.crop, lr=args.lr, seed=0,
                             eval_every=args.eval_every, level_weights=tuple(args.level_weights or ()),
                             init=inits.get(name), max_wall=args.max_train_wall,
-                            train_only=args.train_only)
+                            freeze_patterns=args.freeze)
         cost = {k: str(round(info[k], 1)) for k in ("train_cpu_seconds", "train_steps")}
         info["weights"] = str(save_flow_weights(model, name, args.save / f"{args.tag}_{name}.safetensors",
                                                 extra=cost))
@@ -364,9 +364,9 @@ def report(results: dict[str, dict], args: argparse.Namespace, timing: dict[str,
             if r["init_fresh"]:
                 lines += ["", f"Parameters of {name} not in that file (freshly initialised): "
                           + ", ".join(f"`{k}`" for k in r["init_fresh"]) + "."]
-    if args.train_only:
-        lines += ["", "Trained: only the parameters starting with " + ", ".join(f"`{k}`" for k in args.train_only)
-                  + "; the rest stayed as loaded."]
+    if args.freeze:
+        lines += ["", "Frozen (kept as loaded): the parameters matching " + ", ".join(f"`{k}`" for k in args.freeze)
+                  + "; the rest trained."]
     names = list(next(iter(timing.values()))) if timing else []
     lines += ["", f"Side by side, median ms per pair on the first {args.timing_pairs} test pairs, the methods "
               "interleaved pair by pair:", "", "| threads | " + " | ".join(names) + " |",
