@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seesall.nn.correlation import correlation
-from seesall.tasks.flow.align import affine_field, align_affine, grid_coords
+from seesall.tasks.flow.align import affine_field, align_affine, grid_coords, halve
 from seesall.tasks.flow.loss import FLOWNET_WEIGHTS
 
 
@@ -278,14 +278,6 @@ def weighted_affine_fit(flow: Tensor, weight: Tensor, *, ridge: float = 1e-4) ->
     return affine_field(fit_affine(flow, weight, ridge=ridge), *flow.shape[-2:])
 
 
-def _pool4(images: Tensor) -> Tensor:
-    """Means of 4x4 blocks (two strided 2x2 means; faster than ``avg_pool2d`` on CPU)."""
-    for _ in range(2):
-        images = (images[..., 0::2, 0::2] + images[..., 1::2, 0::2] + images[..., 0::2, 1::2]
-                  + images[..., 1::2, 1::2]) / 4
-    return images
-
-
 class GlobalAffine(nn.Module):
     """Blend a flow with the dominant affine motion fitted to it: a camera moving over a distant or
     planar background moves it by close to one affine map, which local matching cannot see inside
@@ -314,6 +306,14 @@ class GlobalAffine(nn.Module):
             nn.init.zeros_(head[-1].weight)
             nn.init.constant_(head[-1].bias, bias)
 
+    @staticmethod
+    def _frames(frames: tuple[Tensor, Tensor] | None, flow: Tensor) -> tuple[Tensor, Tensor]:
+        if frames is None:
+            raise ValueError("GlobalAffine with align_iterations needs the frames")
+        if frames[0].shape[-2:] != (4 * flow.shape[-2], 4 * flow.shape[-1]):
+            raise ValueError(f"frames {list(frames[0].shape[-2:])} are not 4x the flow {list(flow.shape[-2:])}")
+        return frames
+
     def forward(self, feat1: Tensor, flow: Tensor, frames: tuple[Tensor, Tensor] | None = None, *,
                 div_flow: float = 20.0) -> Tensor:
         """Frame 1's feature Tensor[B, C, h, w] and a raw flow Tensor[B, 2, h, w] -> blended flow.
@@ -328,23 +328,16 @@ class GlobalAffine(nn.Module):
             r2 = ((flow - fit) ** 2).sum(1, keepdim=True)  # (B, 1, h, w)
             weight = conf / (1.0 + r2 / self.robust_scale**2)
         theta = fit_affine(flow, weight)
-        inputs = [feat1, flow]
+        residuals: list[Tensor] = []
         if self.align_iterations:
-            if frames is None:
-                raise ValueError("GlobalAffine with align_iterations needs the frames")
-            image1, image2 = frames
-            if image1.shape[-2:] != (4 * flow.shape[-2], 4 * flow.shape[-1]):
-                raise ValueError(f"frames {list(image1.shape[-2:])} are not 4x the flow "
-                                 f"{list(flow.shape[-2:])}")
+            image1, image2 = self._frames(frames, flow)
             theta = align_affine(image1, image2, theta, grid=tuple(flow.shape[-2:]), div_flow=div_flow,
                                  iterations=self.align_iterations, stride=self.align_stride)
-            fit = affine_field(theta, *flow.shape[-2:])
-            a, b = _pool4(image1), _pool4(image2)  # frames at the flow's cells
-            residual = [(a - warp(b, f.detach() * (div_flow / 4))).abs().sum(1, keepdim=True) for f in (fit, flow)]
-            inputs += residual
-        else:
-            fit = affine_field(theta, *flow.shape[-2:])
-        m = torch.sigmoid(self.mix(torch.cat([*inputs[:2], fit, flow - fit, *inputs[2:]], dim=1)))
+        fit = affine_field(theta, *flow.shape[-2:])
+        if self.align_iterations:
+            a, b = halve(halve(image1)), halve(halve(image2))  # the frames at the flow's cells
+            residuals = [(a - warp(b, f.detach() * (div_flow / 4))).abs().sum(1, keepdim=True) for f in (fit, flow)]
+        m = torch.sigmoid(self.mix(torch.cat([feat1, flow, fit, flow - fit, *residuals], dim=1)))
         return flow + m * (fit - flow)
 
 
