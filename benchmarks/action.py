@@ -228,7 +228,7 @@ def train_model(name: str, train: dict, test: dict, classes: tuple[str, ...], st
 def run_set(name: str, cfg: WorldConfig, models: list[str], args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     train = render_clips(cfg, range(TRAIN_SEED, TRAIN_SEED + args.train_clips), args.cache, args.flow)
-    test = render_clips(cfg, range(TEST_SEED, TEST_SEED + args.test_clips), args.cache, args.flow)
+    test = render_clips(cfg, range(args.test_seed, args.test_seed + args.test_clips), args.cache, args.flow)
     print(f"[{name}] rendered in {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
     out: dict = {"models": {}}
     trained = {}
@@ -251,7 +251,7 @@ def run_counting(models: list[str], args: argparse.Namespace) -> dict:
     """Counting overlapping discs: top-1 on static and on moving held-out clips, per model."""
     cfg = CountingConfig(size=(args.size, args.size), clip_length=args.clip_length)
     train = counting_set(cfg, range(TRAIN_SEED, TRAIN_SEED + args.counting_train))
-    test = counting_set(cfg, range(TEST_SEED, TEST_SEED + args.counting_test))
+    test = counting_set(cfg, range(args.test_seed, args.test_seed + args.counting_test))
     out: dict = {"models": {}}
     trained = {}
     for m in models:
@@ -379,6 +379,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-objects", type=int, default=3, help="most distractors per action clip")
     p.add_argument("--train-clips", type=int, default=960)
     p.add_argument("--test-clips", type=int, default=135)
+    p.add_argument("--test-seed", type=int, default=TEST_SEED,
+                   help="first seed of the held-out clips (another range gives an independent clip set)")
     p.add_argument("--models", nargs="*", default=["per_frame_2d", "r3d_motion", "slowfast_motion",
                                                    "two_stream", "two_stream_2d",
                                                    "causal3d_motion", "causal3d_motion_skip"])
