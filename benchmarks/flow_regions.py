@@ -17,6 +17,7 @@ import torch
 
 from seesall.io.atomic import write_json, write_text
 from seesall.tasks.flow.classical import CLASSICAL
+from seesall.tasks.flow.metrics import FlowMetrics
 from seesall.tasks.flow.predict import predict_flow
 from seesall.tasks.flow.weights import flow_weights_metadata, load_flow_weights
 from seesall.world import WorldConfig, render_pair
@@ -26,10 +27,12 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def region_epe(methods: dict, cfg: WorldConfig, seeds: range) -> dict[str, dict[str, float]]:
-    """Per method: mean EPE over valid background pixels, valid object pixels and all valid pixels,
-    and the background's share of the valid pixels."""
-    sums: dict[str, dict[str, list[float]]] = {k: {r: [0.0, 0] for r in ("background", "objects", "all")}
-                                              for k in methods}
+    """Per method: mean EPE over valid background pixels, valid object pixels and all valid pixels
+    (``FlowMetrics`` with the region as its valid mask), and the background's share of the valid
+    pixels."""
+    regions = ("background", "objects", "all")
+    metrics = {k: {r: FlowMetrics() for r in regions} for k in methods}
+    counts = dict.fromkeys(regions, 0)
     for seed in seeds:
         scene = render_pair(cfg, seed)
         gt, valid = scene.flow.as_subclass(torch.Tensor).float(), scene.flow_valid.as_subclass(torch.Tensor)
@@ -37,16 +40,16 @@ def region_epe(methods: dict, cfg: WorldConfig, seeds: range) -> dict[str, dict[
         has_masks = masks is not None and len(masks) > 0
         objects = masks.as_subclass(torch.Tensor).any(0) if has_masks else torch.zeros_like(valid)
         image1, image2 = scene.image.as_subclass(torch.Tensor), scene.image2.as_subclass(torch.Tensor)
+        split = {"background": valid & ~objects, "objects": valid & objects, "all": valid}
+        for r in regions:
+            counts[r] += int(split[r].sum())
         for name, fn in methods.items():
-            err = torch.linalg.vector_norm(fn(image1, image2) - gt, dim=0)
-            for region, mask in (("background", valid & ~objects), ("objects", valid & objects), ("all", valid)):
-                sums[name][region][0] += float(err[mask].sum())
-                sums[name][region][1] += int(mask.sum())
-    out = {}
-    for name, regions in sums.items():
-        out[name] = {r: s / max(n, 1) for r, (s, n) in regions.items()}
-        out[name]["background_share"] = regions["background"][1] / max(regions["all"][1], 1)
-    return out
+            flow = fn(image1, image2)
+            for r in regions:
+                metrics[name][r].update(flow, gt, split[r])
+    share = counts["background"] / max(counts["all"], 1)
+    return {k: {**{r: m[r].compute()["EPE"] for r in regions}, "background_share": share}
+            for k, m in metrics.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,13 +52,13 @@ def _banded(f1: Tensor, f2: Tensor, d: int, stride: int, tile: int = 16) -> Tens
     wp = n * tile
     a = F.pad(f1, (0, wp - w)).permute(0, 2, 3, 1).reshape(b, h, n, tile, c)
     f2p = F.pad(f2, (d, d + wp - w, d, d)).permute(0, 2, 3, 1)  # (B, H + 2d, Wp + 2d, C)
-    dx = len(range(0, 2 * d + 1, stride))
+    n_dx = len(range(0, 2 * d + 1, stride))
     rows = []
     for dy in range(0, 2 * d + 1, stride):
         window = f2p[:, dy : dy + h].unfold(2, tile + 2 * d, tile)  # (B, H, n, C, tile + 2d)
         prod = torch.matmul(a, window)  # (B, H, n, tile, tile + 2d): pixel x against x - d .. x + d
         s = prod.stride()
-        rows.append(prod.as_strided((b, h, n, tile, dx), (s[0], s[1], s[2], s[3] + s[4], s[4] * stride)))
+        rows.append(prod.as_strided((b, h, n, tile, n_dx), (s[0], s[1], s[2], s[3] + s[4], s[4] * stride)))
     out = torch.stack(rows, 4).reshape(b, h, wp, -1)[:, :, :w]  # (B, H, W, Dy * Dx), dy-major
     return out.permute(0, 3, 1, 2).contiguous()
 

@@ -37,6 +37,18 @@ def test_correlation_matches_naive_loop(d, stride):
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize(("d", "stride"), [(3, 1), (4, 2)])
+def test_correlation_over_several_row_tiles_matches_shifted_products(d, stride):
+    """Rows wider than one matmul tile (37 > 16, not a multiple): every displacement's channel mean
+    of f1 times f2 shifted by slicing a zero-padded copy."""
+    torch.manual_seed(1)
+    f1, f2 = torch.randn(2, 6, 5, 37), torch.randn(2, 6, 5, 37)
+    pad = torch.nn.functional.pad(f2, (d, d, d, d))
+    ref = torch.stack([(f1 * pad[:, :, d + dy : d + dy + 5, d + dx : d + dx + 37]).mean(1)
+                       for dy in range(-d, d + 1, stride) for dx in range(-d, d + 1, stride)], 1)
+    torch.testing.assert_close(correlation(f1, f2, max_displacement=d, stride=stride), ref, atol=1e-5, rtol=1e-5)
+
+
 def test_cosine_correlation_matches_cosine_similarity_of_shifted_maps():
     torch.manual_seed(0)
     f1, f2 = torch.randn(2, 4, 5, 6), torch.randn(2, 4, 5, 6)
