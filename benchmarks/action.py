@@ -52,6 +52,8 @@ def render_clips(cfg: WorldConfig, seeds: range, cache: Path, flow: str = "dis_m
     tag = "kin" if cfg.kinematogram else "tex"
     lo, hi = cfg.num_objects
     name = f"clips_{tag}_{cfg.size[0]}_{cfg.clip_length}_o{lo}{hi}_{seeds.start}_{len(seeds)}"
+    if cfg.distractor_speed != WorldConfig.distractor_speed:
+        name += f"_d{cfg.distractor_speed:g}"
     path = cache / (name + ("" if flow == "dis_medium" else f"_{flow}") + ".pt")
     if path.exists():
         return torch.load(path)
@@ -230,7 +232,7 @@ def run_set(name: str, cfg: WorldConfig, models: list[str], args: argparse.Names
     train = render_clips(cfg, range(TRAIN_SEED, TRAIN_SEED + args.train_clips), args.cache, args.flow)
     test = render_clips(cfg, range(args.test_seed, args.test_seed + args.test_clips), args.cache, args.flow)
     print(f"[{name}] rendered in {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
-    out: dict = {"models": {}}
+    out: dict = {"models": {}, "clip_length": cfg.clip_length}
     trained = {}
     for m in models:
         trained[m], res = train_model(m, train, test, ACTIONS, model_steps(m, train, ACTIONS, args),
@@ -338,7 +340,7 @@ def report(results: dict, args: argparse.Namespace, seconds: float) -> None:
     for name, res in results.items():
         if name == "counting":
             continue
-        lines += [f"## {name}", ""] + _model_table(res, ACTIONS)
+        lines += [f"## {name} (T={res['clip_length']})", ""] + _model_table(res, ACTIONS)
         if "streaming" in res:
             lines += _stream_lines(res)
         lines.append("")
@@ -385,6 +387,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                                    "two_stream", "two_stream_2d",
                                                    "causal3d_motion", "causal3d_motion_skip"])
     p.add_argument("--kinematogram-models", nargs="*", default=["per_frame_2d", "r3d_motion", "two_stream"])
+    p.add_argument("--rate-models", nargs="*", default=["causal3d_motion_skip"],
+                   help="models trained and blink-tested on the textured clips at --rate x the frame rate")
+    p.add_argument("--rate", type=int, default=2,
+                   help="frame-rate factor of that set: the same actions over rate x --clip-length "
+                   "frames, distractors' speed per frame / rate (smooth streams, like real video's)")
     p.add_argument("--counting-models", nargs="*", default=["single_frame", "r3d_motion"])
     p.add_argument("--counting-train", type=int, default=480)
     p.add_argument("--counting-test", type=int, default=160)
@@ -411,6 +418,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.kinematogram_models:
         sets["kinematogram"] = run_set("kinematogram", WorldConfig(**base, kinematogram=True),
                                        args.kinematogram_models, args)
+    if args.rate_models:
+        fast = WorldConfig(**{**base, "clip_length": args.rate * args.clip_length},
+                           distractor_speed=WorldConfig.distractor_speed / args.rate)
+        rate_args = argparse.Namespace(**{**vars(args), "clip_length": fast.clip_length})
+        sets[f"textured x{args.rate} frame rate"] = run_set(f"textured x{args.rate} frame rate", fast,
+                                                            args.rate_models, rate_args)
     if args.counting_models:
         sets["counting"] = run_counting(args.counting_models, args)
     results = {k: v["result"] for k, v in sets.items()}

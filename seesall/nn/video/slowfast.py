@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from seesall.nn.video.blocks import Conv3dBNAct, check_video, motion_stem
+from seesall.nn.video.blocks import Conv3dBNAct, ResBlock3d, check_video, motion_stem
 
 
 class SlowFast(nn.Module):
@@ -59,28 +59,24 @@ def slowfast_tiny(
     *, num_classes: int, in_channels: int = 3, width: int = 32, alpha: int = 4, beta: float = 0.25,
     motion: bool = False, slow_motion: bool = False,
 ) -> SlowFast:
-    """Three stages; slow convs are 1 x 3 x 3 early (as SlowFast's res2-3), 3 x 3 x 3 late;
-    ``motion=True`` makes the fast pathway's first conv a temporal-difference conv,
-    ``slow_motion=True`` the slow pathway's too (over its alpha-strided frames)."""
+    """Both pathways are small 3D ResNets, as SlowFast's: a 5 x 5 stem (time kernel 1 on the slow
+    pathway, 3 on the fast one), then two residual stages, the slow one's time kernel 1 in the
+    first and 3 in the last (SlowFast's res2-3 vs res4-5), the fast one's 3 in both; every stage
+    halves space. ``motion=True`` makes the fast stem a temporal-difference conv, ``slow_motion=True``
+    the slow one too (over its alpha-strided frames)."""
     ws = [width, 2 * width, 4 * width]
     wf = [max(1, int(round(w * beta))) for w in ws]
-    slow, fast, lat = [], [], []
-    c_slow, c_fast = in_channels, in_channels
-    for i, (cs, cf) in enumerate(zip(ws, wf, strict=True)):
-        stride = (1, 2, 2)
-        if slow_motion and i == 0:
-            slow.append(motion_stem(c_slow, cs, kernel_size=(3, 3, 3), stride=stride))
-        else:
-            slow.append(Conv3dBNAct(c_slow, cs, kernel_size=(1 if i < 2 else 3, 3, 3),
-                                    stride=stride))
-        if motion and i == 0:
-            fast.append(motion_stem(c_fast, cf, kernel_size=(3, 3, 3), stride=stride))
-        else:
-            fast.append(Conv3dBNAct(c_fast, cf, kernel_size=(3, 3, 3), stride=stride))
-        c_slow, c_fast = cs, cf
-        if i < len(ws) - 1:
-            lat.append(nn.Conv3d(cf, 2 * cf, (5, 1, 1), stride=(alpha, 1, 1), padding=(2, 0, 0)))
-            c_slow += 2 * cf
+    slow_stem = (motion_stem(in_channels, ws[0], kernel_size=(3, 5, 5)) if slow_motion else
+                 Conv3dBNAct(in_channels, ws[0], kernel_size=(1, 5, 5), stride=(1, 2, 2)))
+    fast_stem = (motion_stem(in_channels, wf[0], kernel_size=(3, 5, 5)) if motion else
+                 Conv3dBNAct(in_channels, wf[0], kernel_size=(3, 5, 5), stride=(1, 2, 2)))
+    slow, fast, lat = [slow_stem], [fast_stem], []
+    c_slow, c_fast = ws[0], wf[0]
+    for i in (1, 2):
+        lat.append(nn.Conv3d(c_fast, 2 * c_fast, (5, 1, 1), stride=(alpha, 1, 1), padding=(2, 0, 0)))
+        slow.append(ResBlock3d(c_slow + 2 * c_fast, ws[i], stride=(1, 2, 2), kernel_t=1 if i == 1 else 3))
+        fast.append(ResBlock3d(c_fast, wf[i], stride=(1, 2, 2)))
+        c_slow, c_fast = ws[i], wf[i]
     head = nn.Linear(ws[-1] + wf[-1], num_classes)
     return SlowFast(slow_stages=slow, fast_stages=fast, laterals=lat, alpha=alpha, head=head,
                     in_channels=in_channels)
