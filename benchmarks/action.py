@@ -1,6 +1,6 @@
 """Action recognition on world clips: per-frame 2D vs 3D vs SlowFast vs two-stream (+ causal).
 
-    .venv/bin/python benchmarks/action.py [--cpu-budget 140 | --cpu-budget 0 --steps-3d 300]
+    .venv/bin/python benchmarks/action.py [--cpu-budget 120 | --cpu-budget 0 --steps-3d 300]
 
 Three clip sets, each with its own train / held-out split:
 * "textured": the default world (the actor is visible in every frame);
@@ -15,7 +15,7 @@ flows for two-stream are precomputed by OpenCV (``--flow``) and not counted; two
 fusion weight is chosen on training clips held out of its training), or with
 ``--cpu-budget 0`` for fixed steps. Also measured: the causal 3D CNN's streaming
 latency per frame vs offline per clip / T, and the blink knob (frames skipped
-vs top-1, on the clips as rendered and as paused noisy streams). Writes
+vs top-1, on the clips as rendered, as paused noisy streams and at 2x the frame rate). Writes
 benchmarks/results/action.{json,md} and action.png.
 """
 
@@ -25,6 +25,7 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -130,15 +131,14 @@ def _keep_top1(net, clips: list[torch.Tensor], labels: torch.Tensor, keeps: list
     return 100 * correct / len(clips)
 
 
-def blink_sweep(model: torch.nn.Module, data: dict[str, torch.Tensor], thresholds: list[float],
-                strides: list[int], global_thresholds: list[float]) -> dict:
-    """Frames skipped % and top-1 per setting: local measure thresholds, the global mean measure,
-    content-blind strides; on the clips as rendered and as paused noisy streams."""
+def blink_sweep(model: torch.nn.Module, streams: dict[str, list[torch.Tensor]], labels: torch.Tensor,
+                thresholds: list[float], strides: list[int], global_thresholds: list[float]) -> dict:
+    """Frames skipped % and top-1 per setting (local measure thresholds, the global mean measure,
+    content-blind strides) on each named set of streams (uint8 Tensor[T_i, 3, H, W] per clip)."""
     net = model.net.eval()
-    labels = data["labels"]
     settings = [("local max", th) for th in thresholds] + [("global mean", th) for th in global_thresholds]
-    out: dict = {}
-    for set_name, clips in (("clips", list(data["video"])), ("paused", paused_streams(data["video"], 7))):
+    out: dict = {"streams": {}}
+    for set_name, clips in streams.items():
         rows = []
         for kind, th in settings:
             reduce = "max" if kind == "local max" else "mean"
@@ -147,8 +147,8 @@ def blink_sweep(model: torch.nn.Module, data: dict[str, torch.Tensor], threshold
         for s in strides:
             keeps = [uniform_keep(c.shape[0], s) for c in clips]
             rows.append(_blink_row(net, clips, labels, keeps, "every n-th frame", s))
-        out[set_name] = rows
-    frame = data["video"][0]
+        out["streams"][set_name] = rows
+    frame = next(iter(streams.values()))[0]
     t0 = time.process_time()
     for t in range(1, frame.shape[0]):
         frame_change(frame[t], frame[t - 1])
@@ -227,6 +227,13 @@ def train_model(name: str, train: dict, test: dict, classes: tuple[str, ...], st
     return model, res
 
 
+def at_rate(cfg: WorldConfig, rate: int) -> WorldConfig:
+    """The same clips at ``rate`` x the frame rate: the actions span rate x T frames, the
+    distractors drift 1 / rate as far per frame (their turn per frame is the world's)."""
+    return replace(cfg, clip_length=rate * cfg.clip_length,
+                   distractor_speed=cfg.distractor_speed / rate)
+
+
 def run_set(name: str, cfg: WorldConfig, models: list[str], args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     train = render_clips(cfg, range(TRAIN_SEED, TRAIN_SEED + args.train_clips), args.cache, args.flow)
@@ -244,8 +251,13 @@ def run_set(name: str, cfg: WorldConfig, models: list[str], args: argparse.Names
     if causal:  # the last causal model listed
         out["streaming"] = streaming_numbers(trained[causal[-1]], test)
         out["streaming"]["model"] = causal[-1]
-        out["blink"] = {m: blink_sweep(trained[m], test, args.blink_thresholds, args.blink_strides,
-                                       args.blink_global) for m in causal}
+        streams = {"clips": list(test["video"]), "paused": paused_streams(test["video"], 7)}
+        if args.rate > 1 and cfg.clip_length == args.clip_length:
+            seeds = range(args.test_seed, args.test_seed + args.test_clips)
+            streams[f"x{args.rate} frame rate"] = list(
+                render_clips(at_rate(cfg, args.rate), seeds, args.cache, args.flow)["video"])
+        out["blink"] = {m: blink_sweep(trained[m], streams, test["labels"], args.blink_thresholds,
+                                       args.blink_strides, args.blink_global) for m in causal}
     return {"result": out, "trained": trained, "test": test, "classes": ACTIONS}
 
 
@@ -313,12 +325,12 @@ def _stream_lines(res: dict) -> list[str]:
         lines += [f"Blink, {m} (the change measure costs {b['measure_ms_per_frame']:.3f} ms per frame):",
                   "", "| stream | measure | threshold / n | frames skipped % | top-1 % | vs this stream, "
                   "all frames | vs clips, all frames |", "|---|---|---|---|---|---|---|"]
-        ref = b["clips"][0]["top1"]
-        for set_name in ("clips", "paused"):
-            base = b[set_name][0]["top1"]
+        ref = b["streams"]["clips"][0]["top1"]
+        for set_name, rows in b["streams"].items():
+            base = rows[0]["top1"]
             lines += [f"| {set_name} | {r['measure']} | {r['value']} | {r['skipped_%']:.1f} | "
                       f"{r['top1']:.1f} | {r['top1'] - base:+.1f} | {r['top1'] - ref:+.1f} |"
-                      for r in b[set_name]]
+                      for r in rows]
         lines.append("")
     return lines
 
@@ -364,7 +376,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=100, help="steps of 2D and two-stream models")
     p.add_argument("--steps-3d", type=int, default=100, help="steps of 3D, SlowFast, causal models")
-    p.add_argument("--cpu-budget", type=float, default=140.0,
+    p.add_argument("--cpu-budget", type=float, default=120.0,
                    help="CPU seconds of training per model (steps from a timed calibration); "
                    "0 uses --steps / --steps-3d")
     p.add_argument("--seed", type=int, default=0, help="torch seed of every model's initialisation "
@@ -380,23 +392,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--clip-length", type=int, default=8)
     p.add_argument("--max-objects", type=int, default=3, help="most distractors per action clip")
     p.add_argument("--train-clips", type=int, default=960)
-    p.add_argument("--test-clips", type=int, default=135)
+    p.add_argument("--test-clips", type=int, default=405)
     p.add_argument("--test-seed", type=int, default=TEST_SEED,
                    help="first seed of the held-out clips (another range gives an independent clip set)")
     p.add_argument("--models", nargs="*", default=["per_frame_2d", "r3d_motion", "slowfast_motion",
                                                    "two_stream", "two_stream_2d",
                                                    "causal3d_motion", "causal3d_motion_skip"])
     p.add_argument("--kinematogram-models", nargs="*", default=["per_frame_2d", "r3d_motion", "two_stream"])
-    p.add_argument("--rate-models", nargs="*", default=["causal3d_motion_skip"],
-                   help="models trained and blink-tested on the textured clips at --rate x the frame rate")
     p.add_argument("--rate", type=int, default=2,
-                   help="frame-rate factor of that set: the same actions over rate x --clip-length "
-                   "frames, distractors' speed per frame / rate (smooth streams, like real video's)")
+                   help="blink also runs on the held-out clips rendered at this x the frame rate "
+                   "(the same actions over rate x --clip-length frames: smooth streams, like real video's)")
+    p.add_argument("--rate-models", nargs="*", default=[],
+                   help="models trained and tested on clips at --rate x the frame rate (their own set)")
     p.add_argument("--counting-models", nargs="*", default=["single_frame", "r3d_motion"])
     p.add_argument("--counting-train", type=int, default=480)
     p.add_argument("--counting-test", type=int, default=160)
     p.add_argument("--blink-thresholds", nargs="+", type=float,
-                   default=[0.0, 0.02, 0.05, 0.1, 0.15], help="local (max over 4x4 cells) measure")
+                   default=[0.0, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15],
+                   help="local (max over 4x4 cells) measure")
     p.add_argument("--blink-global", nargs="*", type=float, default=[0.002, 0.005],
                    help="thresholds of the global mean measure, for comparison")
     p.add_argument("--blink-strides", nargs="*", type=int, default=[2, 3],
@@ -419,8 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         sets["kinematogram"] = run_set("kinematogram", WorldConfig(**base, kinematogram=True),
                                        args.kinematogram_models, args)
     if args.rate_models:
-        fast = WorldConfig(**{**base, "clip_length": args.rate * args.clip_length},
-                           distractor_speed=WorldConfig.distractor_speed / args.rate)
+        fast = at_rate(WorldConfig(**base), args.rate)
         rate_args = argparse.Namespace(**{**vars(args), "clip_length": fast.clip_length})
         sets[f"textured x{args.rate} frame rate"] = run_set(f"textured x{args.rate} frame rate", fast,
                                                             args.rate_models, rate_args)
