@@ -145,7 +145,8 @@ def train(name: str, data: FlowBatch, val: FlowBatch, *, steps: int, cpu_budget:
                           "run_steps": step, "train_wall_seconds": time.perf_counter() - wall0,
                           "level_weights": list(level_weights),
                           "stopped_by": "steps" if step >= steps else "cpu" if cpu >= cpu_budget else "wall",
-                          "final_train_epe_s4": statistics.mean(log[-100:]), "val_curve": curve}
+                          "final_train_epe_s4": statistics.mean(log[-100:]) if log else None,
+                          "val_curve": curve}
 
 
 def _curve_point(model: torch.nn.Module, val: FlowBatch, cpu: float, step: int, log: list[float]) -> dict:
