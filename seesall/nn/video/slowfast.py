@@ -62,8 +62,8 @@ def slowfast_tiny(
     """Both pathways are small 3D ResNets, as SlowFast's: a 5 x 5 stem (time kernel 1 on the slow
     pathway, 3 on the fast one), then two residual stages, the slow one's time kernel 1 in the
     first and 3 in the last (SlowFast's res2-3 vs res4-5), the fast one's 3 in both; every stage
-    halves space. ``motion=True`` makes the fast stem a temporal-difference conv, ``slow_motion=True``
-    the slow one too (over its alpha-strided frames)."""
+    halves space. ``motion=True`` makes the fast stem a temporal-difference conv (time kernel 3),
+    ``slow_motion=True`` the slow one too (time kernel 3 over its alpha-strided frames)."""
     ws = [width, 2 * width, 4 * width]
     wf = [max(1, int(round(w * beta))) for w in ws]
     slow_stem = (motion_stem(in_channels, ws[0], kernel_size=(3, 5, 5)) if slow_motion else
