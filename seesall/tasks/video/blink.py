@@ -14,7 +14,10 @@ mean over the frame dilutes by its area; pixel noise is averaged down by the
 cells. ``uniform_keep`` is the content-blind baseline (every s-th frame).
 
 Skipping makes the network see the frames it processes at uneven, lower frame
-rates and reuse outputs for the rest. ``random_keep`` and ``blink_clip_logits``
+rates and reuse outputs for the rest. The clip's prediction is the mean of the
+outputs the network computed: a reused output adds no evidence, so a stream whose
+frames repeat (the scene holds still) is classified as the stream without the
+repeats, whatever the pauses' lengths. ``random_keep`` and ``blink_clip_logits``
 reproduce exactly that offline on a batch, so a causal model can be trained on
 skip patterns (``CausalClip(frame_skip=p)``) and be robust to them.
 """
@@ -63,15 +66,6 @@ def blink_keep(video: Tensor, threshold: float, *, block: int = 4, reduce: str =
     return torch.tensor(keep)
 
 
-def reuse_index(keep: Tensor, length: int) -> Tensor:
-    """For kept frame indices Tensor[B, k] (sorted, each row starting at 0) -> Tensor[B, length]:
-    the position in ``keep`` of the last kept frame <= t, whose output frame t reuses."""
-    if keep.ndim != 2 or bool((keep[:, 0] != 0).any()):
-        raise ValueError(f"keep must be [B, k] sorted indices starting at frame 0, got {keep.tolist()}")
-    t = torch.arange(length, device=keep.device)
-    return (keep[:, None, :] <= t[None, :, None]).sum(dim=2) - 1  # (B, length)
-
-
 def blink_clip_logits(net: CausalVideoNet, video: Tensor, keep: Tensor) -> Tensor:
     """What ``BlinkStream`` outputs for a given skip pattern, on a batch.
 
@@ -81,15 +75,15 @@ def blink_clip_logits(net: CausalVideoNet, video: Tensor, keep: Tensor) -> Tenso
         keep: processed frame indices Tensor[B, k], sorted, each row starting at 0.
 
     Returns:
-        Tensor[B, K]: the mean over all T frames of the per-frame logits, where the network runs
-        on the kept frames only (a shorter, uneven-rate clip) and skipped frames reuse the output
-        of the last kept frame.
+        Tensor[B, K]: the mean of the per-frame logits the network computes when it runs on the
+        kept frames only (a shorter, uneven-rate clip); the skipped frames' reused outputs do not
+        count again.
     """
-    b, c, t, h, w = video.shape
+    if keep.ndim != 2 or bool((keep[:, 0] != 0).any()):
+        raise ValueError(f"keep must be [B, k] sorted indices starting at frame 0, got {keep.tolist()}")
+    b, c, _, h, w = video.shape
     idx = keep[:, None, :, None, None].expand(b, c, keep.shape[1], h, w)
-    logits = net(video.gather(2, idx))  # (B, k, K)
-    reuse = reuse_index(keep, t)[:, :, None].expand(b, t, logits.shape[2])
-    return logits.gather(1, reuse).mean(dim=1)  # (B, T, K) -> (B, K)
+    return net(video.gather(2, idx)).mean(dim=1)  # (B, k, K) -> (B, K)
 
 
 def random_keep(batch: int, length: int, *, generator: torch.Generator | None = None,
@@ -119,8 +113,8 @@ class BlinkResult:
 
     @property
     def clip_logits(self) -> Tensor:
-        """Tensor[K]: mean over all frames, as ``CausalClip``."""
-        return self.logits.mean(dim=0)
+        """Tensor[K]: mean of the processed frames' outputs (``blink_clip_logits``)."""
+        return self.logits[self.processed].mean(dim=0)
 
     @property
     def skipped_fraction(self) -> float:

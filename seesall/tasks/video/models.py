@@ -111,9 +111,9 @@ class CausalClip(nn.Module):
 
     With ``frame_skip = p > 0``, a training batch is, with probability p, run as the blink
     stream would run it under a random skip pattern (``random_keep``: the network sees a
-    random subset of at least ``min_keep`` x T of the frames, skipped frames reuse the last
-    output), so the model learns to classify uneven, lower frame rates too. Evaluation
-    always uses every frame.
+    random subset of at least ``min_keep`` x T of the frames; the clip logits are the mean of
+    the outputs on those), so the model learns to classify uneven, lower frame rates too.
+    Evaluation always uses every frame.
     """
 
     uses_flow = False

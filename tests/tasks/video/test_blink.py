@@ -11,7 +11,6 @@ from seesall.tasks.video.blink import (
     blink_keep,
     frame_change,
     random_keep,
-    reuse_index,
     uniform_keep,
 )
 from seesall.tasks.video.models import MODELS, normalize_video
@@ -75,11 +74,27 @@ def test_blink_stream_equals_offline_skip_pattern():
     assert (offline - res.clip_logits).abs().max() < 1e-5
 
 
-def test_reuse_index_and_keep_patterns():
-    keep = torch.tensor([[0, 3, 5], [0, 1, 2]])
-    assert reuse_index(keep, 8).tolist() == [[0, 0, 0, 1, 1, 2, 2, 2], [0, 1, 2, 2, 2, 2, 2, 2]]
+def test_repeated_frames_do_not_change_the_clip_prediction():
+    """A stream whose frames are shown 1-3 times (exact repeats) is classified as the clip."""
+    video = _square_stream([False] + [True] * 6)  # 7 distinct frames
+    holds = torch.tensor([3, 1, 2, 1, 3, 2, 2])
+    paused = video.repeat_interleave(holds, dim=0)
+    torch.manual_seed(0)
+    net = MODELS["causal3d_motion"](num_classes=4).net.eval()
+    norm = lambda v: normalize_video(v[None])[0]  # noqa: E731
+    res = BlinkStream(net=net, threshold=0.01).run(paused, norm(paused))
+    assert res.processed.sum() == 7 and res.skipped_fraction == pytest.approx(1 - 7 / len(paused))
+    with torch.no_grad():
+        clip = net(norm(video)[None])[0].mean(dim=0)  # every frame of the clip, offline
+    assert (res.clip_logits - clip).abs().max() < 1e-5
+    every = BlinkStream(net=net, threshold=0.0).run(paused, norm(paused))  # repeats processed too
+    assert (every.clip_logits - clip).abs().max() > 1e-4  # the pauses reweight the frames
+
+
+def test_keep_patterns():
     with pytest.raises(ValueError, match="frame 0"):
-        reuse_index(torch.tensor([[1, 2]]), 4)
+        blink_clip_logits(MODELS["causal3d_motion"](num_classes=4).net, torch.zeros(1, 3, 4, S, S),
+                          torch.tensor([[1, 2]]))
     assert uniform_keep(8, 2).tolist() == [0, 2, 4, 6]
     gen = torch.Generator().manual_seed(0)
     for _ in range(20):
