@@ -13,6 +13,7 @@ from seesall.tasks.instance import cli as instance_cli
 from seesall.tasks.keypoints import cli as keypoints_cli
 from seesall.tasks.panoptic import cli as panoptic_cli
 from seesall.tasks.semantic import cli as semantic_cli
+from seesall.tasks.video import cli as action_cli
 
 HELP = "Evaluate predictions (or a checkpoint) against ground truth for one task."
 
@@ -28,6 +29,7 @@ def _tasks() -> dict[str, ModuleType]:
         "flow": flow_cli,
         "classification": classification_cli,
         "embedding": embedding_cli,
+        "action": action_cli,
     }
 
 

@@ -13,9 +13,10 @@ from seesall.tasks.instance import cli as instance_cli
 from seesall.tasks.keypoints import cli as keypoints_cli
 from seesall.tasks.panoptic import cli as panoptic_cli
 from seesall.tasks.semantic import cli as semantic_cli
+from seesall.tasks.video import cli as action_cli
 
-HELP = ("Run a trained checkpoint on images (detection, semantic, instance, keypoints) or frame "
-        "pairs (flow); writes predictions + overlay pictures.")
+HELP = ("Run a trained checkpoint on images (detection, semantic, instance, keypoints), frame "
+        "pairs (flow) or clips (action); writes predictions + overlay pictures.")
 IMAGE_TASKS = ("detection", "semantic", "instance", "keypoints")
 
 
@@ -23,13 +24,14 @@ def _tasks() -> dict[str, ModuleType]:
     """Checkpoint task -> its ``seesall.tasks.<task>.cli`` module (with ``predict(args)``)."""
     return {"detection": detection_cli, "flow": flow_cli, "semantic": semantic_cli,
             "instance": instance_cli, "keypoints": keypoints_cli,
-            "panoptic": panoptic_cli}
+            "panoptic": panoptic_cli, "action": action_cli}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="a run directory (its checkpoints/last) or a checkpoint folder")
     parser.add_argument("input", nargs="?",
-                        help=f"{', '.join(IMAGE_TASKS)}: an image file or a folder of images")
+                        help=f"{', '.join(IMAGE_TASKS)}: an image file or a folder of images; action: a "
+                             "video file, a frame folder, a folder of those or an exported clip folder")
     parser.add_argument("--out", required=True,
                         help="output folder (<stem>_pred.png overlays; predictions.json in COCO results format "
                              "for detection/instance/keypoints; labels/<stem>.png for semantic), or a .flo/.png "
@@ -42,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pair", nargs=2, metavar=("IMAGE1", "IMAGE2"), action="append", default=[],
                         help="flow: two frames (repeatable)")
     parser.add_argument("--pairs-dir", help="flow: a folder of frames; consecutive files in name order make pairs")
+    parser.add_argument("--blink", type=float, default=None, metavar="THRESHOLD",
+                        help="action, causal models: stream each clip, skipping frames whose change "
+                             "from the last processed frame is below THRESHOLD (0: every frame)")
 
 
 def run(args: argparse.Namespace) -> int:
