@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True,
                         help="output folder (<stem>_pred.png overlays; predictions.json in COCO results format "
                              "for detection/instance/keypoints; labels/<stem>.png for semantic), or a .flo/.png "
-                             "file for one flow pair")
+                             "file for one flow pair; action: predictions.json (ranked classes) and <clip>_pred.png")
     parser.add_argument("--score-threshold", type=float, default=0.3,
                         help="detection, instance, keypoints: smallest score drawn on the overlays "
                              "(every object goes to the JSON)")

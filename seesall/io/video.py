@@ -33,7 +33,8 @@ from seesall.io.image import read_image, write_image
 
 VIDEO_SUFFIXES = {".mp4": "mp4v", ".avi": "MJPG", ".mov": "mp4v", ".mkv": "mp4v"}
 FRAME_PATTERN = "frame_{:05d}.png"
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
+"""Suffixes of the frames of a frame folder."""
 
 
 def is_video_file(path: str | os.PathLike) -> bool:
@@ -93,7 +94,7 @@ def _natural_key(p: Path) -> list[object]:
 
 
 def _read_frames(folder: Path, max_frames: int | None) -> np.ndarray:
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES
                     and not p.name.startswith(".")), key=_natural_key)
     named = [p for p in files if p.name.startswith("frame_")]
     files = (named or files)[:max_frames]

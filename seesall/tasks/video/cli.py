@@ -3,11 +3,12 @@
     seesall predict RUN CLIPS --out OUT [--blink THRESHOLD]
     seesall eval action --gt CLIPS/clips.json --pred OUT/predictions.json --out metrics.json
 
-``CLIPS`` is a folder written by ``seesall world --task action`` (``clips.json``), a video
-file, a frame folder, or a folder of those. Predictions are written in the ActivityNet /
-Kinetics results format, ``{"results": {clip: [{"label": name, "score": p}, ...]}}``, with
-every class ranked by probability; a clip's key is its file stem. Top-1 / top-5 count a clip
-right when its true class is among the first 1 / 5 labels.
+``CLIPS`` is a folder written by ``seesall world --task action`` (or its ``clips.json``), a video
+file, a frame folder (PNG / JPEG frames), or a folder of video files and frame folders.
+Predictions are written in the ActivityNet / Kinetics results format, ``{"results": {clip:
+[{"label": name, "score": p}, ...]}}``, with every class ranked by probability; a clip's key is
+its file stem. A clip counts for top-k when fewer than k other labels score at least as high
+as its true class (ties count against it).
 """
 
 from __future__ import annotations
@@ -56,45 +57,54 @@ def read_ground_truth(path: Path) -> tuple[list[str], dict[str, str]]:
     data = _read_json(path, "--gt")
     try:
         actions = [str(a) for a in data["actions"]]
-        truth = {Path(c["path"]).stem: actions[int(c["action"])] for c in data["clips"]}
-    except (KeyError, TypeError, ValueError, IndexError) as e:
-        raise ValueError(f"{path}: malformed clips file, every clip needs 'path' and an 'action' "
-                         f"index into 'actions' ({e!r})") from None
+        clips = list(data["clips"])
+        truth: dict[str, str] = {}
+        for i, c in enumerate(clips):
+            key, a = Path(c["path"]).stem, c["action"]
+            if not isinstance(a, int) or not 0 <= a < len(actions):
+                raise ValueError(f"clips[{i}].action must be an index into 'actions', got {a!r}")
+            if key in truth:
+                raise ValueError(f"clips[{i}]: a second clip named {key!r}")
+            truth[key] = actions[a]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: malformed clips file ({e})") from None
+    if not truth:
+        raise ValueError(f"{path}: no clips")
     return actions, truth
 
 
-def read_predictions(path: Path) -> dict[str, list[str]]:
-    """Results JSON -> {clip key: labels ranked by score, best first}."""
+def read_predictions(path: Path) -> dict[str, dict[str, float]]:
+    """Results JSON -> {clip key: {label: score}}."""
     data = _read_json(path, "--pred")
     results = data.get(RESULTS_KEY)
     if not isinstance(results, dict):
         raise ValueError(f"{path}: expected {{'{RESULTS_KEY}': {{clip: [...]}}}}")
-    ranked = {}
+    scores = {}
     for key, entries in results.items():
         try:
-            scored = [(float(e["score"]), str(e["label"])) for e in entries]
+            scored = {str(e["label"]): float(e["score"]) for e in entries}
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{path}: results[{key!r}] needs a list of {{'label', 'score'}} ({e!r})") from None
-        if any(math.isnan(s) for s, _ in scored):
+        if any(math.isnan(v) for v in scored.values()):
             raise ValueError(f"{path}: results[{key!r}] has a NaN score")
-        ranked[key] = [label for _, label in sorted(scored, key=lambda x: -x[0])]
-    return ranked
+        scores[key] = scored
+    return scores
 
 
 def evaluate_files(gt: Path, pred: Path) -> dict[str, float]:
     """Top-1, top-5 and mean per-class top-1 (%) over every ground-truth clip."""
     actions, truth = read_ground_truth(gt)
-    ranked = read_predictions(pred)
-    missing = sorted(set(truth) - set(ranked))
+    scores = read_predictions(pred)
+    missing = sorted(set(truth) - set(scores))
     if missing:
         raise ValueError(f"{pred}: no prediction for {len(missing)} clip(s), e.g. {missing[:3]}")
-    hits1, hits5 = {}, {}
+    rank = {}  # 1 + the other labels scoring at least as high as the true one (inf: not predicted)
     for key, label in truth.items():
-        hits1[key] = ranked[key][:1] == [label]
-        hits5[key] = label in ranked[key][:5]
-    out = {"top1": 100 * sum(hits1.values()) / len(truth), "top5": 100 * sum(hits5.values()) / len(truth),
-           "clips": len(truth)}
-    per_class = {a: [hits1[k] for k, label in truth.items() if label == a] for a in actions}
+        s = scores[key]
+        rank[key] = 1 + sum(v >= s[label] for k, v in s.items() if k != label) if label in s else math.inf
+    out = {"top1": 100 * sum(r <= 1 for r in rank.values()) / len(truth),
+           "top5": 100 * sum(r <= 5 for r in rank.values()) / len(truth), "clips": len(truth)}
+    per_class = {a: [rank[k] <= 1 for k, label in truth.items() if label == a] for a in actions}
     present = {a: 100 * sum(h) / len(h) for a, h in per_class.items() if h}
     out["mean_class_top1"] = sum(present.values()) / len(present)
     out.update({f"top1/{a}": v for a, v in present.items()})
@@ -114,31 +124,55 @@ def evaluate(args: argparse.Namespace) -> int:
 # seesall predict CHECKPOINT CLIPS --out DIR
 
 
+def _is_frame_folder(path: Path) -> bool:
+    from seesall.io.video import FRAME_SUFFIXES
+
+    return path.is_dir() and any(p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".")
+                                 for p in path.iterdir())
+
+
 def clip_inputs(source: Path) -> list[tuple[str, Path]]:
-    """(key, path) of every clip: an exported folder's clips.json, one video file or frame
-    folder, or a folder of video files / frame folders."""
+    """(key, path) of every clip in ``source``: an exported folder (or its clips.json), one video
+    file, one frame folder (it holds PNG / JPEG frames), or a folder whose video files and frame
+    folders are the clips (hidden entries and folders without frames are passed over)."""
     from seesall.io.video import is_video_file
 
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such clip, folder or clips.json")
+    if source.name == "clips.json" and source.is_file():
+        source = source.parent
     if (source / "clips.json").is_file():
         from seesall.data.folder import ClipFolder
 
-        entries = ClipFolder(source).entries
-        return [(Path(e["path"]).stem, source / e["path"]) for e in entries]
-    if source.is_file() or not any(p.is_dir() or is_video_file(p) for p in source.iterdir()):
-        return [(source.stem, source)]
-    return [(p.stem, p) for p in sorted(source.iterdir()) if p.is_dir() or is_video_file(p)]
+        found = [(Path(e["path"]).stem, source / e["path"]) for e in ClipFolder(source).entries]
+    elif source.is_file() or _is_frame_folder(source):
+        found = [(source.stem, source)]
+    else:
+        found = [(p.stem, p) for p in sorted(source.iterdir()) if not p.name.startswith(".")
+                 and (is_video_file(p) or _is_frame_folder(p))]
+    if not found:
+        raise ValueError(f"{source}: no video file or frame folder here")
+    seen: dict[str, Path] = {}
+    for key, path in found:
+        if key in seen:
+            raise ValueError(f"{seen[key]} and {path} would both be clip {key!r}; rename one")
+        seen[key] = path
+    return found
 
 
-def fit_clip(video: Tensor, length: int, size: int) -> Tensor:
-    """uint8 Tensor[T, 3, H, W] -> ``length`` frames evenly spread over the clip, the central
-    square resized to ``size`` x ``size`` (antialiased), uint8."""
+def fit_clip(video: Tensor, length: int | None, size: int, *, name: str = "clip") -> Tensor:
+    """uint8 Tensor[T, 3, H, W] -> the central ``length`` consecutive frames (all with None: the
+    frame rate the model was trained at), the central square resized to ``size`` x ``size``
+    (antialiased), uint8."""
     t, _, h, w = video.shape
-    idx = torch.linspace(0, t - 1, length).round().long()
+    if length is not None:
+        if t < length:
+            raise ValueError(f"{name}: {t} frames, the model takes clips of {length}")
+        start = (t - length) // 2
+        video = video[start : start + length]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
-    crop = video[idx, :, top : top + side, left : left + side].float()
+    crop = video[:, :, top : top + side, left : left + side].float()
     if side != size:
         crop = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return crop.round().clamp(0, 255).to(torch.uint8)
@@ -146,7 +180,8 @@ def fit_clip(video: Tensor, length: int, size: int) -> Tensor:
 
 def predict(args: argparse.Namespace) -> int:
     """``seesall predict`` on an action checkpoint: ``predictions.json`` (what ``seesall eval
-    action --pred`` reads) and ``<clip>_pred.png`` (the frames titled with the top-3)."""
+    action --pred`` reads) and ``<clip>_pred.png`` (the frames titled with the top-3). A clip
+    gives its central clip-length frames; with ``--blink`` the causal model streams all of them."""
     from seesall.engine.recipe import task_options
     from seesall.engine.run import load_trained_model
     from seesall.io.video import read_video_tensor
@@ -163,12 +198,16 @@ def predict(args: argparse.Namespace) -> int:
     blink = getattr(args, "blink", None)
     if blink is not None and not isinstance(model, CausalClip):
         raise ValueError(f"--blink needs a causal model (causal3d*), this checkpoint is {meta.get('model')!r}")
+    if blink is not None and not blink >= 0:
+        raise ValueError(f"--blink must be >= 0, got {blink}")
     length = task_options(cfg, recipe.TaskConfig).clip_length
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     results, skipped = {}, []
     for key, path in clip_inputs(Path(args.input)):
-        video = fit_clip(read_video_tensor(path).as_subclass(Tensor), length, cfg.data.image_size)
+        # a blink stream sees every frame; the other models the clip length they were trained on
+        video = fit_clip(read_video_tensor(path).as_subclass(Tensor), None if blink is not None else length,
+                         cfg.data.image_size, name=str(path))
         x = normalize_video(video[None])  # (1, 3, T, S, S)
         with torch.no_grad():
             if blink is not None:
@@ -179,7 +218,7 @@ def predict(args: argparse.Namespace) -> int:
                 flow = clip_flows(video)[None] if getattr(model, "uses_flow", False) else None
                 logits = model(x, flow)
         probs = logits.softmax(dim=1)[0]
-        order = probs.argsort(descending=True).tolist()
+        order = probs.argsort(descending=True, stable=True).tolist()
         results[key] = [{"label": names[i], "score": round(float(probs[i]), 6)} for i in order]
         top = ", ".join(f"{names[i]} {float(probs[i]):.2f}" for i in order[:3])
         save_png(titled(clip_strip(video), f"{key}: {top}"), out_dir / f"{key}_pred.png")

@@ -13,7 +13,7 @@ from seesall.cli.main import main
 from seesall.data.folder import ClipFolder
 from seesall.engine.run import load_trained_model
 from seesall.tasks.video import recipe
-from seesall.tasks.video.cli import evaluate_files, fit_clip
+from seesall.tasks.video.cli import clip_inputs, evaluate_files, fit_clip
 from seesall.tasks.video.models import normalize_video
 
 SIZE, T = 32, 8
@@ -54,17 +54,50 @@ def test_eval_names_bad_input(tmp_path):
     nan = _write(tmp_path / "nan.json", {"results": {"000001": [{"label": "a", "score": float("nan")}]}})
     with pytest.raises(ValueError, match="NaN"):
         evaluate_files(gt, nan)
+    tie = _write(tmp_path / "tie.json", {"results": {"000001": [{"label": "b", "score": 0.5},
+                                                                {"label": "a", "score": 0.5}]}})
+    assert evaluate_files(gt, tie)["top1"] == 0.0 and evaluate_files(gt, tie)["top5"] == 100.0
+    bad_gt = _write(tmp_path / "bad_gt.json", {"actions": ["a"], "clips": [{"id": 1, "path": "x", "action": 1}]})
+    with pytest.raises(ValueError, match=r"bad_gt.json: malformed clips file \(clips\[0\].action"):
+        evaluate_files(bad_gt, tie)
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(ValueError, match="broken.json: not valid JSON"):
         evaluate_files(gt, broken)
 
 
-def test_fit_clip_spreads_frames_and_crops_the_centre():
-    video = torch.arange(12, dtype=torch.uint8).view(12, 1, 1, 1).expand(12, 3, 40, 60).clone()
-    out = fit_clip(video, 4, 20)
-    assert out.shape == (4, 3, 20, 20)
-    assert out[:, 0, 0, 0].tolist() == [0, 4, 7, 11]  # round(linspace(0, 11, 4))
+def test_fit_clip_takes_the_central_frames_and_square():
+    video = torch.zeros(12, 3, 40, 60, dtype=torch.uint8)
+    video[:, 0] = torch.arange(60, dtype=torch.uint8)  # column index
+    video[:, 1] = torch.arange(12, dtype=torch.uint8).view(12, 1, 1)  # frame index
+    out = fit_clip(video, 4, 40)
+    assert out.shape == (4, 3, 40, 40)
+    assert out[:, 1, 0, 0].tolist() == [4, 5, 6, 7]  # consecutive, centred: (12 - 4) // 2 = 4
+    assert out[0, 0, 0, [0, -1]].tolist() == [10, 49]  # columns 10..49 of 60
+    assert fit_clip(video, None, 20).shape == (12, 3, 20, 20)
+    with pytest.raises(ValueError, match="short.mp4: 12 frames, the model takes clips of 16"):
+        fit_clip(video, 16, 40, name="short.mp4")
+
+
+def test_clip_inputs_tells_one_clip_from_a_folder_of_clips(tmp_path):
+    from seesall.io.video import write_video
+
+    frames = torch.randint(0, 255, (3, 3, 16, 16), dtype=torch.uint8)
+    root = tmp_path / "many"
+    write_video(root / "a.mp4", frames)
+    write_video(root / "b", frames)  # a frame folder
+    (root / "b" / "sub").mkdir()  # a subfolder does not make it a folder of clips
+    (root / "c").mkdir()
+    (root / "c" / "gt.txt").write_text("1,1,0,0,1,1,1,0,1\n")  # no frames: not a clip
+    (root / ".hidden").mkdir()
+    assert clip_inputs(root) == [("a", root / "a.mp4"), ("b", root / "b")]
+    assert clip_inputs(root / "b") == [("b", root / "b")]
+    assert clip_inputs(root / "a.mp4") == [("a", root / "a.mp4")]
+    write_video(root / "a", frames)
+    with pytest.raises(ValueError, match="would both be clip 'a'"):
+        clip_inputs(root)
+    with pytest.raises(ValueError, match="no video file or frame folder"):
+        clip_inputs(root / "c")
 
 
 @pytest.fixture(scope="module")
@@ -100,16 +133,21 @@ def test_predict_blink_knob_needs_a_causal_model_and_reports_skipping(tmp_path, 
     assert main(["train", "action", "--model", "causal3d_motion", *TRAIN, "--out", str(run)]) == 0
     every = tmp_path / "every"
     assert main(["predict", str(run), str(clips), "--out", str(every), "--blink", "0"]) == 0
-    plain = tmp_path / "plain"
-    assert main(["predict", str(run), str(clips), "--out", str(plain)]) == 0
-    a = json.loads((every / "predictions.json").read_text())["results"]
-    b = json.loads((plain / "predictions.json").read_text())["results"]
-    assert a.keys() == b.keys()
-    for k in a:  # threshold 0 streams every frame: the offline model's prediction
-        assert a[k][0]["label"] == b[k][0]["label"] and a[k][0]["score"] == pytest.approx(b[k][0]["score"], abs=1e-5)
+    results = json.loads((every / "predictions.json").read_text())["results"]
+    net, _, meta = load_trained_model(run, recipe)
+    data = ClipFolder(clips)
+    for i, entry in enumerate(data.entries):  # threshold 0 streams every frame: the offline model on all 10
+        video = fit_clip(data[i].video.as_subclass(torch.Tensor), None, SIZE)
+        with torch.no_grad():
+            probs = net(normalize_video(video[None])).softmax(dim=1)[0]
+        top = results[Path(entry["path"]).stem][0]
+        assert top["label"] == meta["class_names"][int(probs.argmax())]
+        assert top["score"] == pytest.approx(float(probs.max()), abs=1e-5)
     capsys.readouterr()
     assert main(["predict", str(run), str(clips), "--out", str(tmp_path / "skip"), "--blink", "1.1"]) == 0
-    assert "87.5 % of the frames skipped" in capsys.readouterr().out  # only frame 0 processed
+    assert "90.0 % of the frames skipped" in capsys.readouterr().out  # only frame 0 of 10 processed
+    assert main(["predict", str(run), str(clips), "--out", str(tmp_path / "neg"), "--blink", "-1"]) != 0
+    assert "--blink must be >= 0" in capsys.readouterr().err
     r3d = tmp_path / "r3d"
     assert main(["train", "action", "--model", "r3d_motion", *TRAIN, "--out", str(r3d)]) == 0
     assert main(["predict", str(r3d), str(clips), "--out", str(tmp_path / "x"), "--blink", "0.1"]) != 0
