@@ -1,4 +1,5 @@
-"""Atomic writes: a reader (or a crash) never sees a half-written file.
+"""Atomic writes: a reader (or a crash) never sees a half-written file (and ``read_json``, the
+JSON read whose errors name the file).
 
 Write to a temporary file in the target's folder, flush and fsync it, then
 ``os.replace`` it over the target (atomic on POSIX) and fsync the folder.
@@ -59,3 +60,14 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = None) -> None:
     """Atomically write ``obj`` as JSON."""
     write_text(path, json.dumps(obj, indent=indent))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON value in ``path``; a missing file or invalid JSON is an error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None

@@ -7,22 +7,12 @@ prints one line instead of a traceback from deep inside pycocotools.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
+from seesall.io.atomic import read_json
 from seesall.tasks.detection.coco_eval import IouType
-
-
-def _read_json(path: str | Path) -> Any:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
 
 
 def _number(value: Any) -> bool:
@@ -63,7 +53,7 @@ def _check_payload(where: str, item: dict, iou_type: IouType, *, result: bool) -
 
 def load_coco_gt(path: str | Path, iou_type: IouType = "bbox") -> dict:
     """A checked COCO ground-truth dict. Fills ``iscrowd`` (0) and ``area`` (box area) if absent."""
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: top level must be an object with images/annotations/categories")
     for key in ("images", "annotations", "categories"):
@@ -98,7 +88,7 @@ def load_coco_gt(path: str | Path, iou_type: IouType = "bbox") -> dict:
 
 def load_coco_results(path: str | Path, gt: dict, iou_type: IouType = "bbox") -> list[dict]:
     """A checked COCO results list; image and category ids must exist in ``gt``."""
-    data = _read_json(path)
+    data = read_json(path)
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
         data = data["annotations"]
     if not isinstance(data, list):

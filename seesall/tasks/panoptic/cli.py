@@ -9,7 +9,6 @@ encodes the segment id as R + 256·G + 256²·B (0 = void), as panopticapi write
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from seesall.io.atomic import write_json
+from seesall.io.atomic import read_json, write_json
 from seesall.tasks.panoptic.merge import Segment
 from seesall.tasks.panoptic.metrics import PanopticQuality
 
@@ -42,12 +41,7 @@ def id_to_rgb(ids: np.ndarray) -> np.ndarray:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"panoptic JSON not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
         raise ValueError(f"{path}: needs an 'annotations' list")
     return data

@@ -14,15 +14,14 @@ as its true class (ties count against it).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+from torchvision.transforms.v2 import functional as TF
 
-from seesall.io.atomic import write_json
+from seesall.io.atomic import read_json, write_json
 
 RESULTS_KEY = "results"
 
@@ -39,13 +38,8 @@ def add_eval_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the metrics JSON here")
 
 
-def _read_json(path: Path, what: str) -> dict:
-    if not path.is_file():
-        raise FileNotFoundError(f"{what}: {path} not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+def _read_json(path: Path) -> dict:
+    data = read_json(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object")
     return data
@@ -54,7 +48,7 @@ def _read_json(path: Path, what: str) -> dict:
 def read_ground_truth(path: Path) -> tuple[list[str], dict[str, str]]:
     """clips.json (or its folder) -> (class names, {clip key: true class name})."""
     path = path / "clips.json" if path.is_dir() else path
-    data = _read_json(path, "--gt")
+    data = _read_json(path)
     try:
         actions = [str(a) for a in data["actions"]]
         clips = list(data["clips"])
@@ -75,7 +69,7 @@ def read_ground_truth(path: Path) -> tuple[list[str], dict[str, str]]:
 
 def read_predictions(path: Path) -> dict[str, dict[str, float]]:
     """Results JSON -> {clip key: {label: score}}."""
-    data = _read_json(path, "--pred")
+    data = _read_json(path)
     results = data.get(RESULTS_KEY)
     if not isinstance(results, dict):
         raise ValueError(f"{path}: expected {{'{RESULTS_KEY}': {{clip: [...]}}}}")
@@ -171,11 +165,7 @@ def fit_clip(video: Tensor, length: int | None, size: int, *, name: str = "clip"
         start = (t - length) // 2
         video = video[start : start + length]
     side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    crop = video[:, :, top : top + side, left : left + side].float()
-    if side != size:
-        crop = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return crop.round().clamp(0, 255).to(torch.uint8)
+    return TF.resize(TF.center_crop(video, [side, side]), [size, size], antialias=True)
 
 
 def predict(args: argparse.Namespace) -> int:
