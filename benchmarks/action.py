@@ -55,6 +55,8 @@ def render_clips(cfg: WorldConfig, seeds: range, cache: Path, flow: str = "dis_m
     name = f"clips_{tag}_{cfg.size[0]}_{cfg.clip_length}_o{lo}{hi}_{seeds.start}_{len(seeds)}"
     if cfg.distractor_speed != WorldConfig.distractor_speed:
         name += f"_d{cfg.distractor_speed:g}"
+    if cfg.distractor_turn != WorldConfig.distractor_turn:
+        name += f"_r{cfg.distractor_turn:g}"
     path = cache / (name + ("" if flow == "dis_medium" else f"_{flow}") + ".pt")
     if path.exists():
         return torch.load(path)
@@ -229,10 +231,10 @@ def train_model(name: str, train: dict, test: dict, classes: tuple[str, ...], st
 
 def at_rate(cfg: WorldConfig, rate: int) -> WorldConfig:
     """The same clips at about ``rate`` x the frame rate: the actions span rate x T frames (T - 1
-    intervals become rate x T - 1), the distractors drift 1 / rate as far per frame (their turn
-    per frame is the world's, so they turn rate x as far over the clip)."""
+    intervals become rate x T - 1), the distractors drift and turn 1 / rate as far per frame."""
     return replace(cfg, clip_length=rate * cfg.clip_length,
-                   distractor_speed=cfg.distractor_speed / rate)
+                   distractor_speed=cfg.distractor_speed / rate,
+                   distractor_turn=cfg.distractor_turn / rate)
 
 
 def run_set(name: str, cfg: WorldConfig, models: list[str], args: argparse.Namespace, *,

@@ -13,7 +13,8 @@ the class. The action then shapes the motion only:
 * wave: the person's arm(s) swing up and down 2-3 times while the body stays.
 
 Distractors (``WorldConfig.num_objects`` of them) drift and turn slowly at
-random with a speed distribution that is the same for every class. The
+random (up to ``distractor_speed`` and ``distractor_turn`` per frame), the same
+for every class. The
 background stays still. With ``WorldConfig.kinematogram`` every object wears the
 background's random dots, so that it is visible only while it moves.
 """
@@ -95,7 +96,7 @@ def _distractor_tracks(rng: np.random.Generator, cfg: WorldConfig, things: list[
     tracks = {}
     for thing in sorted(things, key=lambda th: th.track_id):
         v = rng.uniform(-speed, speed, 2)
-        omega = math.radians(rng.uniform(-5.0, 5.0))
+        omega = math.radians(rng.uniform(-cfg.distractor_turn, cfg.distractor_turn))
         tracks[thing.track_id] = [about(thing.centre, omega * k, 1.0, (v[0] * k, v[1] * k))
                                   for k in t]
     return tracks

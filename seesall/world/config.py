@@ -42,6 +42,7 @@ class WorldConfig:
         actor_classes: classes the actor of a clip is drawn from; "wave" needs a person,
             so it is allowed only when this is exactly ("person",).
         distractor_speed: largest distractor speed in a clip, fraction of min(H, W) per frame.
+        distractor_turn: largest distractor rotation in a clip, degrees per frame.
     """
 
     size: tuple[int, int] = (128, 128)
@@ -62,6 +63,7 @@ class WorldConfig:
     actions: tuple[str, ...] = ACTIONS
     actor_classes: tuple[str, ...] = ("person",)
     distractor_speed: float = 0.01
+    distractor_turn: float = 5.0
 
     def __post_init__(self) -> None:
         h, w = self.size
@@ -86,7 +88,8 @@ class WorldConfig:
                              f"{self.photo_backgrounds}")
         if self.clip_length < 2:
             raise ValueError(f"WorldConfig.clip_length must be >= 2, got {self.clip_length}")
-        for name in ("max_rotation", "max_scale_change", "max_shift", "distractor_speed"):
+        for name in ("max_rotation", "max_scale_change", "max_shift", "distractor_speed",
+                     "distractor_turn"):
             if not 0.0 <= getattr(self, name) < (1.0 if name == "max_scale_change" else 1e9):
                 raise ValueError(f"WorldConfig.{name} must be >= 0 (max_scale_change < 1), "
                                  f"got {getattr(self, name)}")

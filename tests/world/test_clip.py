@@ -9,8 +9,9 @@ import torch
 from seesall.structures import collate
 from seesall.world import ACTIONS, WorldConfig, WorldDataset, render_clip, render_scene
 from seesall.world.background import make_backdrop
-from seesall.world.clip import ACTOR_ID, actor_objects
-from seesall.world.scene import LAYOUT, rng_for
+from seesall.world.clip import ACTOR_ID, _distractor_tracks, actor_objects
+from seesall.world.scene import LAYOUT, MOTION, rng_for
+from seesall.world.things import sample_things
 
 CFG = WorldConfig(size=(64, 64), clip_length=8, num_objects=(1, 3))
 
@@ -114,3 +115,18 @@ def test_world_dataset_items_and_collate() -> None:
         ds[3]
     with pytest.raises(ValueError, match="kind"):
         WorldDataset("movie", 3)
+
+
+
+@pytest.mark.parametrize("turn", [0.0, 2.0])
+def test_distractors_turn_steadily_at_most_distractor_turn_per_frame(turn: float) -> None:
+    cfg = WorldConfig(size=(64, 64), num_objects=(3, 3), distractor_speed=0.0, distractor_turn=turn)
+    rng = rng_for(0, LAYOUT)
+    things = sample_things(rng, cfg, make_backdrop(rng, cfg, 0), first_id=ACTOR_ID + 1)
+    tracks = _distractor_tracks(rng_for(0, MOTION), cfg, things, np.arange(6, dtype=np.float64))
+    steps = []
+    for track in tracks.values():
+        angles = np.degrees([np.arctan2(m[1, 0], m[0, 0]) for m in track])
+        assert angles[0] == 0 and np.allclose(np.diff(angles), angles[1])  # a steady turn
+        steps.append(abs(angles[1]))
+    assert max(steps) <= turn and (max(steps) > 0) == (turn > 0)
