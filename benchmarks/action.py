@@ -134,17 +134,21 @@ def _keep_top1(net, clips: list[torch.Tensor], labels: torch.Tensor, keeps: list
 
 
 def blink_sweep(model: torch.nn.Module, streams: dict[str, list[torch.Tensor]], labels: torch.Tensor,
-                thresholds: list[float], strides: list[int], global_thresholds: list[float]) -> dict:
-    """Frames skipped % and top-1 per setting (local measure thresholds, the global mean measure,
-    content-blind strides) on each named set of streams (uint8 Tensor[T_i, 3, H, W] per clip)."""
+                thresholds: list[float], strides: list[int], global_thresholds: list[float],
+                max_skips: list[int]) -> dict:
+    """Frames skipped % and top-1 per setting (local measure thresholds, also with at most n frames
+    skipped in a row for n in ``max_skips``, the global mean measure, content-blind strides) on
+    each named set of streams (uint8 Tensor[T_i, 3, H, W] per clip)."""
     net = model.net.eval()
-    settings = [("local max", th) for th in thresholds] + [("global mean", th) for th in global_thresholds]
+    settings = [("local max", th, None) for th in thresholds]
+    settings += [(f"local max, <= {n} skipped in a row", th, n) for n in max_skips for th in thresholds if th]
+    settings += [("global mean", th, None) for th in global_thresholds]
     out: dict = {"streams": {}}
     for set_name, clips in streams.items():
         rows = []
-        for kind, th in settings:
-            reduce = "max" if kind == "local max" else "mean"
-            keeps = [blink_keep(c, th, reduce=reduce) for c in clips]
+        for kind, th, max_skip in settings:
+            reduce = "mean" if kind == "global mean" else "max"
+            keeps = [blink_keep(c, th, reduce=reduce, max_skip=max_skip) for c in clips]
             rows.append(_blink_row(net, clips, labels, keeps, kind, th))
         for s in strides:
             keeps = [uniform_keep(c.shape[0], s) for c in clips]
@@ -263,7 +267,8 @@ def run_set(name: str, cfg: WorldConfig, models: list[str], args: argparse.Names
             streams[f"x{blink_rate} frame rate"] = list(
                 render_clips(at_rate(cfg, blink_rate), seeds, args.cache, args.flow)["video"])
         out["blink"] = {m: blink_sweep(trained[m], streams, test["labels"], args.blink_thresholds,
-                                       args.blink_strides, args.blink_global) for m in causal}
+                                       args.blink_strides, args.blink_global, args.blink_max_skip)
+                        for m in causal}
     return {"result": out, "trained": trained, "test": test, "classes": ACTIONS}
 
 
@@ -375,7 +380,8 @@ def report(results: dict, args: argparse.Namespace, seconds: float) -> None:
 
 
 THREE_D = {"c3d", "r3d", "slowfast", "causal3d", "i3d", "r3d_motion", "slowfast_motion",
-           "causal3d_motion", "causal3d_motion_skip", "two_stream"}
+           "causal3d_motion", "causal3d_motion_skip", "causal3d_motion_blink",
+           "causal3d_velocity_blink", "two_stream"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -418,6 +424,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="local (max over 4x4 cells) measure")
     p.add_argument("--blink-global", nargs="*", type=float, default=[0.002, 0.005],
                    help="thresholds of the global mean measure, for comparison")
+    p.add_argument("--blink-max-skip", nargs="*", type=int, default=[3],
+                   help="the local thresholds again with at most this many frames skipped in a row")
     p.add_argument("--blink-strides", nargs="*", type=int, default=[2, 3],
                    help="content-blind skipping: every n-th frame")
     p.add_argument("--cache", type=Path, default=Path("/tmp/seesall_bench_cache"))

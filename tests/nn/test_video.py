@@ -14,6 +14,7 @@ from seesall.nn.video import (
     inflate_2d,
     r3d_tiny,
     slowfast_tiny,
+    velocities,
 )
 
 torch.set_num_threads(1)
@@ -192,3 +193,43 @@ def test_causal_difference_streaming_equals_offline_and_ignores_future():
         x2 = x.clone()
         x2[:, :, 5:] = torch.randn_like(x2[:, :, 5:])
         assert (net(x2)[:, :5] - offline[:, :5]).abs().max() < 1e-6
+
+
+def test_velocities_by_hand():
+    x = torch.tensor([0.0, 1.0, 3.0, 3.0, 7.0]).view(1, 1, 5, 1, 1)
+    gaps = torch.tensor([[9.0, 1.0, 2.0, 1.0, 4.0]])  # the first gap is unused
+    assert velocities(x, gaps).flatten().tolist() == [0.0, 1.0, 1.0, 0.0, 1.0]
+    with pytest.raises(ValueError, match="gaps"):
+        velocities(x, torch.tensor([[1.0, 1.0, 0.0, 1.0, 1.0]]))
+
+
+def test_velocity_net_streams_with_gaps_as_offline():
+    torch.manual_seed(0)
+    net = causal_tiny(num_classes=5, width=4, velocity=True).eval()
+    _randomize_bn(net)
+    x = torch.randn(2, 3, 9, 16, 16)
+    gaps = torch.tensor([1.0, 1.0, 3.0, 1.0, 2.0, 1.0, 1.0, 4.0, 1.0]).expand(2, 9)
+    with torch.no_grad():
+        offline = net(x, gaps)
+        state, outs = net.init_state(x[:, :, 0]), []
+        for t in range(x.shape[2]):
+            y, state = net.step(x[:, :, t], state, gap=float(gaps[0, t]))
+            outs.append(y)
+    assert (torch.stack(outs, dim=1) - offline).abs().max() < 1e-5
+    with pytest.raises(ValueError, match="motion or velocity"):
+        causal_tiny(num_classes=5, motion=True, velocity=True)
+
+
+@pytest.mark.parametrize("velocity", [True, False])
+def test_velocity_net_sees_a_steady_change_alike_at_any_frame_rate(velocity):
+    """A clip whose pixels change linearly in time: every 2nd frame with gaps of 2 gives the velocity
+    net the outputs of every frame (a difference net sees twice the change)."""
+    torch.manual_seed(0)
+    net = causal_tiny(num_classes=5, width=4, velocity=velocity, motion=not velocity).eval()
+    _randomize_bn(net)
+    start, slope = torch.randn(1, 3, 1, 16, 16), torch.randn(1, 3, 1, 16, 16) * 0.1
+    clip = start + slope * torch.arange(8.0).view(1, 1, 8, 1, 1)  # (1, 3, 8, 16, 16)
+    with torch.no_grad():
+        every = net(clip)[:, :4]
+        half = net(clip[:, :, ::2], torch.full((1, 4), 2.0)) if velocity else net(clip[:, :, ::2])
+    assert ((half - every).abs().max() < 1e-5) == velocity

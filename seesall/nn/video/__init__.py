@@ -18,7 +18,9 @@ then time, as ``nn.Conv3d`` wants) and returns raw logits.
   ``(k_t - 1) * dilation_t`` zeros, so the output at frame t only sees frames
   <= t. ``step`` runs the same network one frame at a time, keeping for every
   layer a cache of its last ``(k_t - 1) * dilation_t`` input frames, and
-  reproduces the offline outputs.
+  reproduces the offline outputs. ``velocity=True`` (``velocities``) feeds the first
+  conv each frame's difference from the previous one divided by the time between
+  them, so a stream that skips frames still shows motions at their learned speed.
 * ``slowfast``: ``SlowFast``, a slow pathway on every alpha-th frame with many
   channels and a fast pathway on all frames with beta x the channels,
   time-strided lateral convs fast -> slow, and a head on both pooled pathways.
@@ -36,7 +38,13 @@ from seesall.nn.video.blocks import (
     motion_stem,
     r3d_tiny,
 )
-from seesall.nn.video.causal import CausalBlock, CausalConv3d, CausalVideoNet, causal_tiny
+from seesall.nn.video.causal import (
+    CausalBlock,
+    CausalConv3d,
+    CausalVideoNet,
+    causal_tiny,
+    velocities,
+)
 from seesall.nn.video.inflate import InflatedConv3d, inflate_2d, inflate_conv2d
 from seesall.nn.video.slowfast import SlowFast, slowfast_tiny
 
@@ -44,4 +52,5 @@ __all__ = [
     "CausalBlock", "CausalConv3d", "CausalVideoNet", "Conv3dBNAct", "DifferenceConv3d",
     "InflatedConv3d", "ResBlock3d", "SlowFast", "VideoResNet", "c3d_tiny", "causal_tiny",
     "inflate_2d", "inflate_conv2d", "motion_stem", "r3d_tiny", "slowfast_tiny",
+    "velocities",
 ]

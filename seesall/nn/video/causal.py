@@ -85,6 +85,17 @@ class CausalBlock(nn.Module):
         return F.relu(self.bn(y[:, :, None]))[:, :, 0], cache  # BN over a 1-frame clip
 
 
+def velocities(video: Tensor, gaps: Tensor) -> Tensor:
+    """Frame differences per unit of time: Tensor[B, C, T, H, W] and the time since each frame's
+    predecessor Tensor[B, T] (> 0; the first column is unused) -> Tensor[B, C, T, H, W], zero at
+    the first frame, (x_t - x_{t-1}) / gap_t after it."""
+    b, _, t = video.shape[:3]
+    if gaps.shape != (b, t) or bool((gaps[:, 1:] <= 0).any()):
+        raise ValueError(f"gaps must be [B, T] = {[b, t]} with positive times, got {gaps.tolist()}")
+    rate = video.diff(dim=2) / gaps[:, None, 1:, None, None].to(video.dtype)
+    return torch.cat([torch.zeros_like(video[:, :, :1]), rate], dim=2)
+
+
 class CausalVideoNet(nn.Module):
     """Causal 3D CNN giving one prediction per frame, offline or streaming.
 
@@ -92,36 +103,55 @@ class CausalVideoNet(nn.Module):
     on frames <= t only. ``step(frame, state)`` gives row t from frame t and a
     state (the per-layer caches), so a stream needs no clip buffer. Call
     ``eval()`` first: in training mode BatchNorm mixes statistics over time.
+
+    With ``velocity=True`` the first block sees ``velocities``: each frame's difference from the
+    previous one divided by the time between them (``gaps``, in frames of the rate the net is
+    trained at; 1 when not given). A stream that skips frames then still shows the net motions
+    at the speed it learned, as the time since the last processed frame is known.
     """
 
     def __init__(
-        self, *, blocks: Sequence[CausalBlock], out_channels: int, num_classes: int
+        self, *, blocks: Sequence[CausalBlock], out_channels: int, num_classes: int,
+        velocity: bool = False,
     ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
         self.in_channels = blocks[0].conv.in_channels
         self.head = nn.Linear(out_channels, num_classes)
+        self.velocity = velocity
 
-    def forward(self, video: Tensor) -> Tensor:
-        """Tensor[B, C, T, H, W] -> per-frame logits Tensor[B, T, K]."""
+    def forward(self, video: Tensor, gaps: Tensor | None = None) -> Tensor:
+        """Tensor[B, C, T, H, W] (and Tensor[B, T] gaps for a velocity net) -> per-frame logits
+        Tensor[B, T, K]."""
         check_video(video, self.in_channels)
         x = video
+        if self.velocity:
+            x = velocities(x, gaps if gaps is not None else x.new_ones(x.shape[0], x.shape[2]))
         for block in self.blocks:
             x = block(x)
         pooled = x.mean(dim=(3, 4)).transpose(1, 2)  # (B, T, C)
         return self.head(pooled)
 
     def init_state(self, frame: Tensor) -> list[Tensor | None]:
-        """An empty stream for frames like ``frame`` (Tensor[B, C, H, W]); caches fill lazily."""
-        return [None] * len(self.blocks)
+        """An empty stream for frames like ``frame`` (Tensor[B, C, H, W]); caches fill lazily
+        (a velocity net also keeps the last frame, first in the list)."""
+        return [None] * (len(self.blocks) + self.velocity)
 
-    def step(self, frame: Tensor, state: list[Tensor | None]) -> tuple[Tensor, list[Tensor | None]]:
-        """Frame Tensor[B, C, H, W] + state -> (logits Tensor[B, K], new state)."""
+    def step(self, frame: Tensor, state: list[Tensor | None], gap: float = 1.0
+             ) -> tuple[Tensor, list[Tensor | None]]:
+        """Frame Tensor[B, C, H, W] + state (+ the time since the last frame) -> (logits
+        Tensor[B, K], new state)."""
         if frame.ndim != 4 or frame.shape[1] != self.in_channels:
             raise ValueError(
                 f"frame must have shape [B, {self.in_channels}, H, W], got {list(frame.shape)}"
             )
         x, new_state = frame, []
+        if self.velocity:
+            if gap <= 0:
+                raise ValueError(f"gap must be > 0, got {gap}")
+            last, state = state[0], state[1:]
+            x = torch.zeros_like(frame) if last is None else (frame - last) / gap
+            new_state.append(frame)
         for block, cache in zip(self.blocks, state, strict=True):
             if cache is None:
                 cache = block.conv.init_cache(x)
@@ -131,9 +161,13 @@ class CausalVideoNet(nn.Module):
 
 
 def causal_tiny(*, num_classes: int, in_channels: int = 3, width: int = 16,
-                motion: bool = False) -> CausalVideoNet:
+                motion: bool = False, velocity: bool = False) -> CausalVideoNet:
     """Four causal blocks, time dilation 1, 1, 2, 4 (receptive field 1 + 2 * 8 = 17 frames);
-    ``motion=True`` makes the first conv a (causal) temporal-difference conv."""
+    ``motion=True`` makes the first conv a (causal) temporal-difference conv; ``velocity=True``
+    feeds the first conv the frames' differences per unit of time instead (see
+    ``CausalVideoNet``)."""
+    if motion and velocity:
+        raise ValueError("causal_tiny takes motion or velocity, not both")
     w = width
     blocks = [
         CausalBlock(CausalConv3d(in_channels, w, kernel_size=(3, 5, 5), stride_hw=2,
@@ -142,7 +176,7 @@ def causal_tiny(*, num_classes: int, in_channels: int = 3, width: int = 16,
         CausalBlock(CausalConv3d(2 * w, 2 * w, kernel_size=3, dilation_t=2, stride_hw=2), 2 * w),
         CausalBlock(CausalConv3d(2 * w, 4 * w, kernel_size=3, dilation_t=4), 4 * w),
     ]
-    return CausalVideoNet(blocks=blocks, out_channels=4 * w, num_classes=num_classes)
+    return CausalVideoNet(blocks=blocks, out_channels=4 * w, num_classes=num_classes, velocity=velocity)
 
 
 # --------------------------------------------------------------------------- SlowFast

@@ -17,9 +17,13 @@ Skipping makes the network see the frames it processes at uneven, lower frame
 rates and reuse outputs for the rest. The clip's prediction is the mean of the
 outputs the network computed: a reused output adds no evidence, so a stream whose
 frames repeat (the scene holds still) is classified as the stream without the
-repeats, whatever the pauses' lengths. ``random_keep`` and ``blink_clip_logits``
-reproduce exactly that offline on a batch, so a causal model can be trained on
-skip patterns (``CausalClip(frame_skip=p)``) and be robust to them.
+repeats, whatever the pauses' lengths. ``max_skip`` bounds a run of skipped
+frames, so that a slow change is still looked at now and then.
+
+``blink_clip_logits`` reproduces the stream exactly offline on a batch, for skip
+patterns drawn at random (``random_keep``) or made by the stream's own rule
+(``threshold_keep``, batched), so a causal model can be trained on skip patterns
+(``CausalClip(frame_skip=p, skip_thresholds=...)``) and be robust to them.
 """
 
 from __future__ import annotations
@@ -33,10 +37,18 @@ from torch import Tensor
 from seesall.nn.video import CausalVideoNet
 
 
+def grey_cells(frames: Tensor, block: int = 4) -> Tensor:
+    """Frames Tensor[..., 3, H, W] in [0, 1] -> grey cell means Tensor[..., H / block, W / block]
+    (``block x block`` cells, the last ones partial when ``block`` does not divide H or W)."""
+    grey = frames.mean(dim=-3)  # (..., H, W)
+    lead, (h, w) = grey.shape[:-2], grey.shape[-2:]
+    cells = F.avg_pool2d(grey.reshape(-1, 1, h, w), block, ceil_mode=True)
+    return cells.reshape(*lead, *cells.shape[-2:])
+
+
 def _cells(x: Tensor, block: int) -> Tensor:
     """uint8 Tensor[3, H, W] -> grey cell means Tensor[H / block, W / block] in [0, 1]."""
-    grey = x.float().mean(dim=0, keepdim=True)[None]  # (1, 1, H, W)
-    return F.avg_pool2d(grey, block, ceil_mode=True)[0, 0] / 255.0
+    return grey_cells(x.float() / 255.0, block)
 
 
 def frame_change(a: Tensor, b: Tensor, *, block: int = 4, reduce: str = "max") -> float:
@@ -55,24 +67,64 @@ def frame_change(a: Tensor, b: Tensor, *, block: int = 4, reduce: str = "max") -
     raise ValueError(f"reduce must be 'max' or 'mean', got {reduce!r}")
 
 
-def blink_keep(video: Tensor, threshold: float, *, block: int = 4, reduce: str = "max") -> Tensor:
+def blink_keep(video: Tensor, threshold: float, *, block: int = 4, reduce: str = "max",
+               max_skip: int | None = None) -> Tensor:
     """The frames ``BlinkStream`` processes on uint8 Tensor[T, 3, H, W]: Tensor[k] indices from 0,
-    each frame kept when its change from the last kept frame is >= ``threshold``."""
+    each frame kept when its change from the last kept frame is >= ``threshold`` or when
+    ``max_skip`` frames in a row have been skipped before it."""
     keep, last = [0], video[0]
     for t in range(1, video.shape[0]):
-        if threshold == 0 or frame_change(video[t], last, block=block, reduce=reduce) >= threshold:
+        if threshold == 0 or (max_skip is not None and t - keep[-1] > max_skip) \
+                or frame_change(video[t], last, block=block, reduce=reduce) >= threshold:
             keep.append(t)
             last = video[t]
     return torch.tensor(keep)
 
 
-def blink_clip_logits(net: CausalVideoNet, video: Tensor, keep: Tensor) -> Tensor:
+def threshold_keep(cells: Tensor, threshold: Tensor | float, *, max_skip: int | None = None
+                   ) -> tuple[Tensor, Tensor]:
+    """``blink_keep``'s local (max over cells) decision on a batch, for training on its patterns.
+
+    Args:
+        cells: grey cell means Tensor[B, T, h, w] (``grey_cells``).
+        threshold: Tensor[B] (one knob setting per clip) or a float.
+        max_skip: most frames skipped in a row (None: no limit).
+
+    Returns:
+        (keep Tensor[B, k] kept frame indices, each row sorted and padded at its end by repeating
+        its last index, lengths Tensor[B]: the number of kept frames of each row), as
+        ``blink_clip_logits`` takes them.
+    """
+    b, t = cells.shape[:2]
+    th = torch.as_tensor(threshold, dtype=cells.dtype).expand(b)
+    kept = torch.zeros(b, t, dtype=torch.bool)
+    kept[:, 0] = True
+    last, last_t = cells[:, 0], torch.zeros(b, dtype=torch.int64)
+    for i in range(1, t):
+        change = (cells[:, i] - last).abs().amax(dim=(1, 2))  # (B,)
+        keep_now = (th == 0) | (change >= th)
+        if max_skip is not None:
+            keep_now |= i - last_t > max_skip
+        kept[:, i] = keep_now
+        last = torch.where(keep_now[:, None, None], cells[:, i], last)
+        last_t = torch.where(keep_now, i, last_t)
+    lengths = kept.sum(dim=1)
+    index = torch.arange(t).expand(b, t)
+    order = torch.where(kept, index, index + t).sort(dim=1).values[:, : int(lengths.max())]
+    slot = torch.arange(order.shape[1]).expand_as(order)
+    return torch.where(slot < lengths[:, None], order, last_t[:, None]), lengths
+
+
+def blink_clip_logits(net: CausalVideoNet, video: Tensor, keep: Tensor,
+                      lengths: Tensor | None = None) -> Tensor:
     """What ``BlinkStream`` outputs for a given skip pattern, on a batch.
 
     Args:
         net: the causal network.
         video: normalized clips Tensor[B, C, T, H, W].
         keep: processed frame indices Tensor[B, k], sorted, each row starting at 0.
+        lengths: Tensor[B], how many of each row's indices are kept frames (the rest pad the
+            row); None: all k. Padding at the end is exact: the network is causal.
 
     Returns:
         Tensor[B, K]: the mean of the per-frame logits the network computes when it runs on the
@@ -83,7 +135,17 @@ def blink_clip_logits(net: CausalVideoNet, video: Tensor, keep: Tensor) -> Tenso
         raise ValueError(f"keep must be [B, k] sorted indices starting at frame 0, got {keep.tolist()}")
     b, c, _, h, w = video.shape
     idx = keep[:, None, :, None, None].expand(b, c, keep.shape[1], h, w)
-    return net(video.gather(2, idx)).mean(dim=1)  # (B, k, K) -> (B, K)
+    gaps = None
+    if net.velocity:  # frames since the last kept one (1 where unused: the first and the padding)
+        steps = keep.diff(dim=1, prepend=keep[:, :1] - 1)
+        gaps = torch.where(steps > 0, steps, torch.ones_like(steps)).to(video.dtype)
+    logits = net(video.gather(2, idx), gaps)  # (B, k, K)
+    if lengths is None:
+        return logits.mean(dim=1)
+    if lengths.shape != (b,) or bool(((lengths < 1) | (lengths > keep.shape[1])).any()):
+        raise ValueError(f"lengths must be [B] in [1, {keep.shape[1]}], got {lengths.tolist()}")
+    valid = (torch.arange(keep.shape[1], device=keep.device) < lengths[:, None]).to(logits.dtype)
+    return (logits * valid[..., None]).sum(dim=1) / lengths[:, None].to(logits.dtype)
 
 
 def random_keep(batch: int, length: int, *, generator: torch.Generator | None = None,
@@ -123,19 +185,23 @@ class BlinkResult:
 
 class BlinkStream:
     """Streaming inference with frame skipping; ``threshold`` is the knob (``frame_change`` units,
-    measured against the last processed frame)."""
+    measured against the last processed frame); ``max_skip`` bounds a run of skipped frames
+    (None: unbounded), so that a slow change is still looked at now and then."""
 
     def __init__(self, *, net: CausalVideoNet, threshold: float, block: int = 4,
-                 reduce: str = "max") -> None:
+                 reduce: str = "max", max_skip: int | None = None) -> None:
         if threshold < 0:
             raise ValueError(f"threshold must be >= 0, got {threshold}")
+        if max_skip is not None and max_skip < 0:
+            raise ValueError(f"max_skip must be >= 0 or None, got {max_skip}")
         self.net = net.eval()
         self.threshold = threshold
         self.block = block
         self.reduce = reduce
+        self.max_skip = max_skip
 
-    def _skip(self, frame: Tensor, last: Tensor | None) -> bool:
-        if last is None or self.threshold == 0:
+    def _skip(self, frame: Tensor, last: Tensor | None, run: int) -> bool:
+        if last is None or self.threshold == 0 or (self.max_skip is not None and run >= self.max_skip):
             return False
         return frame_change(frame, last, block=self.block, reduce=self.reduce) < self.threshold
 
@@ -148,13 +214,14 @@ class BlinkStream:
             normalized: the same clip as the network's input, Tensor[3, T, H, W].
         """
         state: list = self.net.init_state(normalized[None, :, 0])
-        last_frame, last_logits = None, None
+        last_frame, last_logits, run = None, None, 0
         outs, processed = [], []
         for t in range(video.shape[0]):
-            skip = self._skip(video[t], last_frame)
+            skip = self._skip(video[t], last_frame, run)
             if not skip:
-                last_logits, state = self.net.step(normalized[None, :, t], state)
+                last_logits, state = self.net.step(normalized[None, :, t], state, gap=run + 1)
                 last_frame = video[t]
+            run = run + 1 if skip else 0
             outs.append(last_logits[0])
             processed.append(not skip)
         return BlinkResult(torch.stack(outs), torch.tensor(processed))

@@ -34,7 +34,7 @@ from seesall.nn.video import (
     r3d_tiny,
     slowfast_tiny,
 )
-from seesall.tasks.video.blink import blink_clip_logits, random_keep
+from seesall.tasks.video.blink import blink_clip_logits, grey_cells, random_keep, threshold_keep
 
 VIDEO_MEAN = (0.45, 0.45, 0.45)
 VIDEO_STD = (0.225, 0.225, 0.225)
@@ -48,6 +48,13 @@ def normalize_video(video: Tensor) -> Tensor:
     mean = x.new_tensor(VIDEO_MEAN).view(1, 3, 1, 1, 1)
     std = x.new_tensor(VIDEO_STD).view(1, 3, 1, 1, 1)
     return (x - mean) / std
+
+
+def denormalize_video(video: Tensor) -> Tensor:
+    """``normalize_video``'s inverse: Tensor[B, 3, T, H, W] -> Tensor[B, T, 3, H, W] in [0, 1]."""
+    mean = video.new_tensor(VIDEO_MEAN).view(1, 3, 1, 1, 1)
+    std = video.new_tensor(VIDEO_STD).view(1, 3, 1, 1, 1)
+    return (video * std + mean).transpose(1, 2)
 
 
 def frame_cnn(*, num_classes: int, in_channels: int = 3, width: int = 16) -> nn.Sequential:
@@ -110,31 +117,45 @@ class CausalClip(nn.Module):
     """The causal 3D CNN; clip logits are the mean of its per-frame (causal) logits.
 
     With ``frame_skip = p > 0``, a training batch is, with probability p, run as the blink
-    stream would run it under a random skip pattern (``random_keep``: the network sees a
-    random subset of at least ``min_keep`` x T of the frames; the clip logits are the mean of
-    the outputs on those), so the model learns to classify uneven, lower frame rates too.
-    Evaluation always uses every frame.
+    stream would run it under a skip pattern, so the model learns to classify the uneven, lower
+    frame rates it then sees: the clip logits are the mean of the outputs on the kept frames.
+    The patterns are random (``random_keep``: a random subset of at least ``min_keep`` x T of
+    the frames), or, with ``skip_thresholds = (lo, hi)``, the blink stream's own
+    (``threshold_keep`` at a threshold drawn per clip uniformly from [lo, hi], with
+    ``max_skip``). Evaluation always uses every frame.
     """
 
     uses_flow = False
 
-    def __init__(self, *, net: CausalVideoNet, frame_skip: float = 0.0, min_keep: float = 0.5
+    def __init__(self, *, net: CausalVideoNet, frame_skip: float = 0.0, min_keep: float = 0.5,
+                 skip_thresholds: tuple[float, float] | None = None, max_skip: int | None = None
                  ) -> None:
         super().__init__()
         if not 0.0 <= frame_skip <= 1.0:
             raise ValueError(f"frame_skip must be in [0, 1], got {frame_skip}")
         if not 0.0 < min_keep <= 1.0:
             raise ValueError(f"min_keep must be in (0, 1], got {min_keep}")
+        if skip_thresholds is not None and not 0.0 <= skip_thresholds[0] <= skip_thresholds[1]:
+            raise ValueError(f"skip_thresholds must be (lo, hi) with 0 <= lo <= hi, got {skip_thresholds}")
         self.net = net
         self.frame_skip = frame_skip
         self.min_keep = min_keep
+        self.skip_thresholds = skip_thresholds
+        self.max_skip = max_skip
 
     def forward(self, video: Tensor, flow: Tensor | None = None) -> Tensor:
         if self.training and self.frame_skip > 0 and float(torch.rand(())) < self.frame_skip:
-            t = video.shape[2]
-            keep = random_keep(video.shape[0], t, min_keep=max(1, math.ceil(self.min_keep * t)))
-            keep = keep.to(video.device)
-            return blink_clip_logits(self.net, video, keep)
+            b, t = video.shape[0], video.shape[2]
+            lengths = None
+            if self.skip_thresholds is not None:
+                threshold = torch.empty(b).uniform_(*self.skip_thresholds)
+                with torch.no_grad():
+                    cells = grey_cells(denormalize_video(video).cpu())
+                keep, lengths = threshold_keep(cells, threshold, max_skip=self.max_skip)
+                lengths = lengths.to(video.device)
+            else:
+                keep = random_keep(b, t, min_keep=max(1, math.ceil(self.min_keep * t)))
+            return blink_clip_logits(self.net, video, keep.to(video.device), lengths)
         return self.net(video).mean(dim=1)
 
 
@@ -288,6 +309,20 @@ def causal3d_motion_skip(*, num_classes: int, clip_length: int = 8) -> CausalCli
     return CausalClip(net=causal_tiny(num_classes=num_classes, motion=True), frame_skip=0.5)
 
 
+def causal3d_motion_blink(*, num_classes: int, clip_length: int = 8) -> CausalClip:
+    """``causal3d_motion`` trained on the blink stream's own skip patterns in every batch
+    (thresholds drawn from [0, 0.15], at most 3 frames skipped in a row)."""
+    return CausalClip(net=causal_tiny(num_classes=num_classes, motion=True), frame_skip=1.0,
+                      skip_thresholds=(0.0, 0.15), max_skip=3)
+
+
+def causal3d_velocity_blink(*, num_classes: int, clip_length: int = 8) -> CausalClip:
+    """``causal3d_motion_blink`` whose first conv sees the frames' differences per frame of time
+    (``causal_tiny(velocity=True)``), so that it knows how far apart the kept frames are."""
+    return CausalClip(net=causal_tiny(num_classes=num_classes, velocity=True), frame_skip=1.0,
+                      skip_thresholds=(0.0, 0.15), max_skip=3)
+
+
 def i3d(*, num_classes: int, clip_length: int = 8, frame_model: nn.Module | None = None
         ) -> ClipModel:
     """I3D: the per-frame CNN inflated (time kernel 3); pass a trained ``frame_model`` to start
@@ -330,6 +365,8 @@ MODELS = {
     "slowfast_motion": slowfast_motion,
     "causal3d_motion": causal3d_motion,
     "causal3d_motion_skip": causal3d_motion_skip,
+    "causal3d_motion_blink": causal3d_motion_blink,
+    "causal3d_velocity_blink": causal3d_velocity_blink,
     "i3d": i3d,
     "two_stream": two_stream,
     "two_stream_2d": two_stream_2d,

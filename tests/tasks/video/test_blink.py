@@ -10,10 +10,12 @@ from seesall.tasks.video.blink import (
     blink_clip_logits,
     blink_keep,
     frame_change,
+    grey_cells,
     random_keep,
+    threshold_keep,
     uniform_keep,
 )
-from seesall.tasks.video.models import MODELS, normalize_video
+from seesall.tasks.video.models import MODELS, denormalize_video, normalize_video
 
 torch.set_num_threads(1)
 S, T = 32, 8
@@ -60,18 +62,21 @@ def test_small_moving_square_triggers_processing_and_noise_does_not():
     assert glob.processed.tolist() == [True] + [False] * (T - 1)
 
 
-def test_blink_stream_equals_offline_skip_pattern():
+@pytest.mark.parametrize("model", ["causal3d_motion", "causal3d_velocity_blink"])
+def test_blink_stream_equals_offline_skip_pattern(model):
     moves = [False, True, False, True, True, False, False, True]
     video = _square_stream(moves)
     torch.manual_seed(0)
-    net = MODELS["causal3d_motion"](num_classes=4).net.eval()
+    net = MODELS[model](num_classes=4).net.eval()
     x = normalize_video(video[None])[0]
     res = BlinkStream(net=net, threshold=0.1).run(video, x)
     keep = torch.nonzero(res.processed)[:, 0][None]
     assert keep.tolist() == [[0, 1, 3, 4, 7]]
     with torch.no_grad():
         offline = blink_clip_logits(net, x[None], keep)[0]
+        no_gaps = net(x[None, :, keep[0]]).mean(dim=1)[0]  # as if the kept frames were consecutive
     assert (offline - res.clip_logits).abs().max() < 1e-5
+    assert ((no_gaps - offline).abs().max() > 1e-6) == net.velocity  # a velocity net is told the gaps
 
 
 def test_repeated_frames_do_not_change_the_clip_prediction():
@@ -125,3 +130,67 @@ def test_blink_keep_is_the_streams_decision(threshold):
     net = MODELS["causal3d_motion"](num_classes=4).net.eval()
     res = BlinkStream(net=net, threshold=threshold).run(video, normalize_video(video[None])[0])
     assert torch.nonzero(res.processed)[:, 0].tolist() == blink_keep(video, threshold).tolist()
+
+
+def test_max_skip_bounds_a_run_of_skipped_frames():
+    video = _square_stream([False] * T)  # nothing moves: only max_skip brings frames in
+    torch.manual_seed(0)
+    net = MODELS["causal3d_motion"](num_classes=4).net.eval()
+    x = normalize_video(video[None])[0]
+    for max_skip, expected in ((None, [0]), (0, list(range(T))), (2, [0, 3, 6]), (3, [0, 4])):
+        res = BlinkStream(net=net, threshold=0.1, max_skip=max_skip).run(video, x)
+        assert torch.nonzero(res.processed)[:, 0].tolist() == expected
+        assert blink_keep(video, 0.1, max_skip=max_skip).tolist() == expected
+    with pytest.raises(ValueError, match="max_skip"):
+        BlinkStream(net=net, threshold=0.1, max_skip=-1)
+
+
+def test_threshold_keep_is_blink_keep_on_a_batch():
+    moves = [[False, True, False, True, True, False, False, True], [True] * T, [False] * T,
+             [False, False, False, True, False, False, False, False]]
+    video = torch.stack([_square_stream(m, noise=6, seed=i) for i, m in enumerate(moves)])
+    cells = grey_cells(denormalize_video(normalize_video(video)))
+    torch.testing.assert_close(cells, grey_cells(video.float() / 255))
+    thresholds = torch.tensor([0.1, 0.0, 0.1, 0.7])
+    for max_skip in (None, 2):
+        keep, lengths = threshold_keep(cells, thresholds, max_skip=max_skip)
+        assert keep.shape == (4, int(lengths.max()))
+        for i in range(4):
+            ref = blink_keep(video[i], float(thresholds[i]), max_skip=max_skip).tolist()
+            assert keep[i, : lengths[i]].tolist() == ref
+            assert (keep[i, lengths[i] :] == ref[-1]).all()  # padded with the last kept frame
+    keep, lengths = threshold_keep(cells, thresholds)
+    assert lengths.tolist() == [5, 8, 1, 1]  # the last: no cell changes by 0.7 (150 / 255 = 0.59)
+
+
+def test_padded_skip_patterns_give_each_clips_own_logits():
+    video = torch.stack([_square_stream([True] * T, seed=i) for i in range(3)])
+    x = normalize_video(video)
+    torch.manual_seed(0)
+    net = MODELS["causal3d_motion"](num_classes=4).net.eval()
+    rows = [[0, 2, 3, 6], [0, 5], [0, 1, 2, 3, 4, 5, 6, 7]]
+    keep = torch.tensor([r + [r[-1]] * (T - len(r)) for r in rows])
+    with torch.no_grad():
+        padded = blink_clip_logits(net, x, keep, torch.tensor([len(r) for r in rows]))
+        for i, r in enumerate(rows):
+            alone = blink_clip_logits(net, x[i : i + 1], torch.tensor([r]))[0]
+            torch.testing.assert_close(padded[i], alone, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="lengths"):
+        blink_clip_logits(net, x, keep, torch.tensor([0, 2, 8]))
+
+
+def test_blink_trained_causal_model_trains_on_threshold_patterns():
+    torch.manual_seed(0)
+    model = MODELS["causal3d_motion_blink"](num_classes=4)
+    assert model.frame_skip == 1.0 and model.skip_thresholds == (0.0, 0.15)
+    video = torch.stack([_square_stream([t % 3 == 0 for t in range(T)], seed=i) for i in range(3)])
+    x = normalize_video(video)
+    model.skip_thresholds = (0.7, 0.7)  # above every change: frame 0 and every 4th frame
+    model.max_skip = 3
+    with torch.no_grad():
+        out = model.train()(x)
+        model.eval()
+        ref = blink_clip_logits(model.net.train(), x, torch.tensor([[0, 4]] * 3))
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="skip_thresholds"):
+        type(model)(net=model.net, skip_thresholds=(0.2, 0.1))
