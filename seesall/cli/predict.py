@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blink", type=float, default=None, metavar="THRESHOLD",
                         help="action, causal models: stream each clip, skipping frames whose change "
                              "from the last processed frame is below THRESHOLD (0: every frame)")
+    parser.add_argument("--max-skip", type=int, default=None, metavar="N",
+                        help="action, with --blink: skip at most N frames in a row")
 
 
 def run(args: argparse.Namespace) -> int:

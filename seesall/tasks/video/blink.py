@@ -91,9 +91,12 @@ def threshold_keep(cells: Tensor, threshold: Tensor | float, *, max_skip: int | 
         max_skip: most frames skipped in a row (None: no limit).
 
     Returns:
-        (keep Tensor[B, k] kept frame indices, each row sorted and padded at its end by repeating
-        its last index, lengths Tensor[B]: the number of kept frames of each row), as
-        ``blink_clip_logits`` takes them.
+        (keep Tensor[B, k] indices: each row's kept frames in order, then the clip's other frames
+        in order up to the longest row's length, lengths Tensor[B]: the number of kept frames of
+        each row), as ``blink_clip_logits`` takes them. The padding's outputs are not counted and
+        cannot reach the kept frames' (the network is causal); being real frames, they keep
+        BatchNorm's batch statistics in training those of moving clips, which repeated frames
+        (no motion at all) would drag down.
     """
     b, t = cells.shape[:2]
     th = torch.as_tensor(threshold, dtype=cells.dtype).expand(b)
@@ -111,8 +114,7 @@ def threshold_keep(cells: Tensor, threshold: Tensor | float, *, max_skip: int | 
     lengths = kept.sum(dim=1)
     index = torch.arange(t).expand(b, t)
     order = torch.where(kept, index, index + t).sort(dim=1).values[:, : int(lengths.max())]
-    slot = torch.arange(order.shape[1]).expand_as(order)
-    return torch.where(slot < lengths[:, None], order, last_t[:, None]), lengths
+    return order % t, lengths
 
 
 def blink_clip_logits(net: CausalVideoNet, video: Tensor, keep: Tensor,
@@ -123,8 +125,9 @@ def blink_clip_logits(net: CausalVideoNet, video: Tensor, keep: Tensor,
         net: the causal network.
         video: normalized clips Tensor[B, C, T, H, W].
         keep: processed frame indices Tensor[B, k], sorted, each row starting at 0.
-        lengths: Tensor[B], how many of each row's indices are kept frames (the rest pad the
-            row); None: all k. Padding at the end is exact: the network is causal.
+        lengths: Tensor[B], how many of each row's first indices are kept frames (any indices
+            after them pad the row; the network being causal, they do not change the result);
+            None: all k.
 
     Returns:
         Tensor[B, K]: the mean of the per-frame logits the network computes when it runs on the
@@ -138,7 +141,7 @@ def blink_clip_logits(net: CausalVideoNet, video: Tensor, keep: Tensor,
     gaps = None
     if net.velocity:  # frames since the last kept one (1 where unused: the first and the padding)
         steps = keep.diff(dim=1, prepend=keep[:, :1] - 1)
-        gaps = torch.where(steps > 0, steps, torch.ones_like(steps)).to(video.dtype)
+        gaps = torch.where(steps > 0, steps, steps.abs() + 1).to(video.dtype)
     logits = net(video.gather(2, idx), gaps)  # (B, k, K)
     if lengths is None:
         return logits.mean(dim=1)

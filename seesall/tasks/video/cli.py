@@ -1,6 +1,6 @@
 """``seesall eval action`` and ``seesall predict`` on action checkpoints.
 
-    seesall predict RUN CLIPS --out OUT [--blink THRESHOLD]
+    seesall predict RUN CLIPS --out OUT [--blink THRESHOLD [--max-skip N]]
     seesall eval action --gt CLIPS/clips.json --pred OUT/predictions.json --out metrics.json
 
 ``CLIPS`` is a folder written by ``seesall world --task action`` (or its ``clips.json``), a video
@@ -190,6 +190,9 @@ def predict(args: argparse.Namespace) -> int:
         raise ValueError(f"--blink needs a causal model (causal3d*), this checkpoint is {meta.get('model')!r}")
     if blink is not None and not blink >= 0:
         raise ValueError(f"--blink must be >= 0, got {blink}")
+    max_skip = getattr(args, "max_skip", None)
+    if max_skip is not None and (blink is None or max_skip < 0):
+        raise ValueError(f"--max-skip needs --blink and must be >= 0, got {max_skip}")
     length = task_options(cfg, recipe.TaskConfig).clip_length
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -201,7 +204,7 @@ def predict(args: argparse.Namespace) -> int:
         x = normalize_video(video[None])  # (1, 3, T, S, S)
         with torch.no_grad():
             if blink is not None:
-                res = BlinkStream(net=model.net, threshold=blink).run(video, x[0])
+                res = BlinkStream(net=model.net, threshold=blink, max_skip=max_skip).run(video, x[0])
                 logits = res.clip_logits[None]
                 skipped.append(res.skipped_fraction)
             else:

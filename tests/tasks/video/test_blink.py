@@ -158,18 +158,21 @@ def test_threshold_keep_is_blink_keep_on_a_batch():
         for i in range(4):
             ref = blink_keep(video[i], float(thresholds[i]), max_skip=max_skip).tolist()
             assert keep[i, : lengths[i]].tolist() == ref
-            assert (keep[i, lengths[i] :] == ref[-1]).all()  # padded with the last kept frame
+            rest = [t for t in range(T) if t not in ref][: keep.shape[1] - len(ref)]
+            assert keep[i, lengths[i] :].tolist() == rest  # padded with the other frames, in order
     keep, lengths = threshold_keep(cells, thresholds)
     assert lengths.tolist() == [5, 8, 1, 1]  # the last: no cell changes by 0.7 (150 / 255 = 0.59)
 
 
-def test_padded_skip_patterns_give_each_clips_own_logits():
+@pytest.mark.parametrize("model", ["causal3d_motion", "causal3d_velocity_blink"])
+def test_padded_skip_patterns_give_each_clips_own_logits(model):
     video = torch.stack([_square_stream([True] * T, seed=i) for i in range(3)])
     x = normalize_video(video)
     torch.manual_seed(0)
-    net = MODELS["causal3d_motion"](num_classes=4).net.eval()
+    net = MODELS[model](num_classes=4).net.eval()
     rows = [[0, 2, 3, 6], [0, 5], [0, 1, 2, 3, 4, 5, 6, 7]]
     keep = torch.tensor([r + [r[-1]] * (T - len(r)) for r in rows])
+    keep[1, 2:] = torch.tensor([1, 2, 3, 4, 6, 7])  # padding need not follow the kept frames
     with torch.no_grad():
         padded = blink_clip_logits(net, x, keep, torch.tensor([len(r) for r in rows]))
         for i, r in enumerate(rows):

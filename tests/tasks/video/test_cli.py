@@ -146,6 +146,11 @@ def test_predict_blink_knob_needs_a_causal_model_and_reports_skipping(tmp_path, 
     capsys.readouterr()
     assert main(["predict", str(run), str(clips), "--out", str(tmp_path / "skip"), "--blink", "1.1"]) == 0
     assert "90.0 % of the frames skipped" in capsys.readouterr().out  # only frame 0 of 10 processed
+    assert main(["predict", str(run), str(clips), "--out", str(tmp_path / "bound"), "--blink", "1.1",
+                 "--max-skip", "1"]) == 0
+    assert "50.0 % of the frames skipped" in capsys.readouterr().out  # frames 0, 2, 4, 6, 8
+    assert main(["predict", str(run), str(clips), "--out", str(tmp_path / "b"), "--max-skip", "1"]) != 0
+    assert "--max-skip needs --blink" in capsys.readouterr().err
     assert main(["predict", str(run), str(clips), "--out", str(tmp_path / "neg"), "--blink", "-1"]) != 0
     assert "--blink must be >= 0" in capsys.readouterr().err
     r3d = tmp_path / "r3d"
