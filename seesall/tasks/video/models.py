@@ -310,17 +310,17 @@ def causal3d_motion_skip(*, num_classes: int, clip_length: int = 8) -> CausalCli
 
 
 def causal3d_motion_blink(*, num_classes: int, clip_length: int = 8) -> CausalClip:
-    """``causal3d_motion`` trained on the blink stream's own skip patterns in every batch
-    (thresholds drawn from [0, 0.15], at most 3 frames skipped in a row)."""
-    return CausalClip(net=causal_tiny(num_classes=num_classes, motion=True), frame_skip=1.0,
-                      skip_thresholds=(0.0, 0.15), max_skip=3)
+    """``causal3d_motion`` trained half of the time on the blink stream's own skip patterns
+    (thresholds drawn from [0, 0.1], at most 3 frames skipped in a row)."""
+    return CausalClip(net=causal_tiny(num_classes=num_classes, motion=True), frame_skip=0.5,
+                      skip_thresholds=(0.0, 0.1), max_skip=3)
 
 
 def causal3d_velocity_blink(*, num_classes: int, clip_length: int = 8) -> CausalClip:
     """``causal3d_motion_blink`` whose first conv sees the frames' differences per frame of time
     (``causal_tiny(velocity=True)``), so that it knows how far apart the kept frames are."""
-    return CausalClip(net=causal_tiny(num_classes=num_classes, velocity=True), frame_skip=1.0,
-                      skip_thresholds=(0.0, 0.15), max_skip=3)
+    return CausalClip(net=causal_tiny(num_classes=num_classes, velocity=True), frame_skip=0.5,
+                      skip_thresholds=(0.0, 0.1), max_skip=3)
 
 
 def i3d(*, num_classes: int, clip_length: int = 8, frame_model: nn.Module | None = None

@@ -185,11 +185,11 @@ def test_padded_skip_patterns_give_each_clips_own_logits(model):
 def test_blink_trained_causal_model_trains_on_threshold_patterns():
     torch.manual_seed(0)
     model = MODELS["causal3d_motion_blink"](num_classes=4)
-    assert model.frame_skip == 1.0 and model.skip_thresholds == (0.0, 0.15)
+    assert model.frame_skip == 0.5 and model.skip_thresholds == (0.0, 0.1) and model.max_skip == 3
     video = torch.stack([_square_stream([t % 3 == 0 for t in range(T)], seed=i) for i in range(3)])
     x = normalize_video(video)
+    model.frame_skip = 1.0
     model.skip_thresholds = (0.7, 0.7)  # above every change: frame 0 and every 4th frame
-    model.max_skip = 3
     with torch.no_grad():
         out = model.train()(x)
         model.eval()
