@@ -21,7 +21,6 @@ from pathlib import Path
 
 import cv2
 import torch
-from torch._inductor import config as inductor_config
 
 from seesall.engine.transfer import freeze
 from seesall.io.atomic import write_json, write_text
@@ -185,6 +184,8 @@ def compiled(model: torch.nn.Module, eager: Callable, data: FlowBatch) -> tuple[
     frozen as constants: inference only) for the timing; returns the predict function and its
     compile seconds plus its largest difference from the eager model's flow on the first pair
     (the metrics are the eager model's)."""
+    from torch._inductor import config as inductor_config  # private, and only needed here
+
     fast = torch.compile(model, dynamic=False)
 
     def fn(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

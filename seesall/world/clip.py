@@ -14,8 +14,7 @@ the class. The action then shapes the motion only:
 
 Distractors (``WorldConfig.num_objects`` of them) drift and turn slowly at
 random (up to ``distractor_speed`` and ``distractor_turn`` per frame), the same
-for every class. The
-background stays still. With ``WorldConfig.kinematogram`` every object wears the
+for every class. The background stays still. With ``WorldConfig.kinematogram`` every object wears the
 background's random dots, so that it is visible only while it moves.
 """
 

@@ -117,7 +117,6 @@ def test_world_dataset_items_and_collate() -> None:
         WorldDataset("movie", 3)
 
 
-
 @pytest.mark.parametrize("turn", [0.0, 2.0])
 def test_distractors_turn_steadily_at_most_distractor_turn_per_frame(turn: float) -> None:
     cfg = WorldConfig(size=(64, 64), num_objects=(3, 3), distractor_speed=0.0, distractor_turn=turn)

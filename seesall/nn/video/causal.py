@@ -124,6 +124,8 @@ class CausalVideoNet(nn.Module):
         """Tensor[B, C, T, H, W] (and Tensor[B, T] gaps for a velocity net) -> per-frame logits
         Tensor[B, T, K]."""
         check_video(video, self.in_channels)
+        if gaps is not None and not self.velocity:
+            raise ValueError("gaps are for a velocity net (causal_tiny(velocity=True))")
         x = video
         if self.velocity:
             x = velocities(x, gaps if gaps is not None else x.new_ones(x.shape[0], x.shape[2]))
@@ -135,7 +137,7 @@ class CausalVideoNet(nn.Module):
     def init_state(self, frame: Tensor) -> list[Tensor | None]:
         """An empty stream for frames like ``frame`` (Tensor[B, C, H, W]); caches fill lazily
         (a velocity net also keeps the last frame, first in the list)."""
-        return [None] * (len(self.blocks) + self.velocity)
+        return [None] * (len(self.blocks) + int(self.velocity))
 
     def step(self, frame: Tensor, state: list[Tensor | None], gap: float = 1.0
              ) -> tuple[Tensor, list[Tensor | None]]:

@@ -72,6 +72,8 @@ def blink_keep(video: Tensor, threshold: float, *, block: int = 4, reduce: str =
     """The frames ``BlinkStream`` processes on uint8 Tensor[T, 3, H, W]: Tensor[k] indices from 0,
     each frame kept when its change from the last kept frame is >= ``threshold`` or when
     ``max_skip`` frames in a row have been skipped before it."""
+    if max_skip is not None and max_skip < 0:
+        raise ValueError(f"max_skip must be >= 0 or None, got {max_skip}")
     keep, last = [0], video[0]
     for t in range(1, video.shape[0]):
         if threshold == 0 or (max_skip is not None and t - keep[-1] > max_skip) \
@@ -98,11 +100,14 @@ def threshold_keep(cells: Tensor, threshold: Tensor | float, *, max_skip: int | 
         BatchNorm's batch statistics in training those of moving clips, which repeated frames
         (no motion at all) would drag down.
     """
+    if max_skip is not None and max_skip < 0:
+        raise ValueError(f"max_skip must be >= 0 or None, got {max_skip}")
     b, t = cells.shape[:2]
-    th = torch.as_tensor(threshold, dtype=cells.dtype).expand(b)
-    kept = torch.zeros(b, t, dtype=torch.bool)
+    dev = cells.device
+    th = torch.as_tensor(threshold, dtype=cells.dtype, device=dev).expand(b)
+    kept = torch.zeros(b, t, dtype=torch.bool, device=dev)
     kept[:, 0] = True
-    last, last_t = cells[:, 0], torch.zeros(b, dtype=torch.int64)
+    last, last_t = cells[:, 0], torch.zeros(b, dtype=torch.int64, device=dev)
     for i in range(1, t):
         change = (cells[:, i] - last).abs().amax(dim=(1, 2))  # (B,)
         keep_now = (th == 0) | (change >= th)
@@ -112,7 +117,7 @@ def threshold_keep(cells: Tensor, threshold: Tensor | float, *, max_skip: int | 
         last = torch.where(keep_now[:, None, None], cells[:, i], last)
         last_t = torch.where(keep_now, i, last_t)
     lengths = kept.sum(dim=1)
-    index = torch.arange(t).expand(b, t)
+    index = torch.arange(t, device=dev).expand(b, t)
     order = torch.where(kept, index, index + t).sort(dim=1).values[:, : int(lengths.max())]
     return order % t, lengths
 
@@ -124,10 +129,12 @@ def blink_clip_logits(net: CausalVideoNet, video: Tensor, keep: Tensor,
     Args:
         net: the causal network.
         video: normalized clips Tensor[B, C, T, H, W].
-        keep: processed frame indices Tensor[B, k], sorted, each row starting at 0.
-        lengths: Tensor[B], how many of each row's first indices are kept frames (any indices
-            after them pad the row; the network being causal, they do not change the result);
-            None: all k.
+        keep: processed frame indices Tensor[B, k], each row starting at 0; with ``lengths``,
+            only each row's first ``lengths`` indices are the kept frames (sorted) and any
+            indices after them pad the row.
+        lengths: Tensor[B], or None: every index of a row is a kept frame. The network being
+            causal, padding does not change the result in eval mode (in training mode
+            BatchNorm's batch statistics include the padded frames).
 
     Returns:
         Tensor[B, K]: the mean of the per-frame logits the network computes when it runs on the
@@ -135,12 +142,12 @@ def blink_clip_logits(net: CausalVideoNet, video: Tensor, keep: Tensor,
         count again.
     """
     if keep.ndim != 2 or bool((keep[:, 0] != 0).any()):
-        raise ValueError(f"keep must be [B, k] sorted indices starting at frame 0, got {keep.tolist()}")
+        raise ValueError(f"keep must be [B, k] indices starting at frame 0, got {keep.tolist()}")
     b, c, _, h, w = video.shape
     idx = keep[:, None, :, None, None].expand(b, c, keep.shape[1], h, w)
     gaps = None
-    if net.velocity:  # frames since the last kept one (1 where unused: the first and the padding)
-        steps = keep.diff(dim=1, prepend=keep[:, :1] - 1)
+    if net.velocity:  # frames since the last kept one (the first frame's is unused; the padding's
+        steps = keep.diff(dim=1, prepend=keep[:, :1] - 1)  # is made positive, its outputs unused)
         gaps = torch.where(steps > 0, steps, steps.abs() + 1).to(video.dtype)
     logits = net(video.gather(2, idx), gaps)  # (B, k, K)
     if lengths is None:

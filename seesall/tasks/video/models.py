@@ -137,6 +137,10 @@ class CausalClip(nn.Module):
             raise ValueError(f"min_keep must be in (0, 1], got {min_keep}")
         if skip_thresholds is not None and not 0.0 <= skip_thresholds[0] <= skip_thresholds[1]:
             raise ValueError(f"skip_thresholds must be (lo, hi) with 0 <= lo <= hi, got {skip_thresholds}")
+        if (skip_thresholds is not None or max_skip is not None) and frame_skip == 0:
+            raise ValueError("skip_thresholds and max_skip shape the skip patterns: they need frame_skip > 0")
+        if max_skip is not None and max_skip < 0:
+            raise ValueError(f"max_skip must be >= 0 or None, got {max_skip}")
         self.net = net
         self.frame_skip = frame_skip
         self.min_keep = min_keep

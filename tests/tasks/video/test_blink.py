@@ -151,8 +151,8 @@ def test_threshold_keep_is_blink_keep_on_a_batch():
     video = torch.stack([_square_stream(m, noise=6, seed=i) for i, m in enumerate(moves)])
     cells = grey_cells(denormalize_video(normalize_video(video)))
     torch.testing.assert_close(cells, grey_cells(video.float() / 255))
-    thresholds = torch.tensor([0.1, 0.0, 0.1, 0.7])
-    for max_skip in (None, 2):
+    thresholds = torch.tensor([0.1, 0.0, 0.1, 0.3])
+    for max_skip in (None, 0, 2):
         keep, lengths = threshold_keep(cells, thresholds, max_skip=max_skip)
         assert keep.shape == (4, int(lengths.max()))
         for i in range(4):
@@ -161,7 +161,8 @@ def test_threshold_keep_is_blink_keep_on_a_batch():
             rest = [t for t in range(T) if t not in ref][: keep.shape[1] - len(ref)]
             assert keep[i, lengths[i] :].tolist() == rest  # padded with the other frames, in order
     keep, lengths = threshold_keep(cells, thresholds)
-    assert lengths.tolist() == [5, 8, 1, 1]  # the last: no cell changes by 0.7 (150 / 255 = 0.59)
+    assert lengths.tolist() == [5, 8, 1, 2]  # the still clip keeps frame 0, the last its one move
+    assert keep[3, :2].tolist() == [0, 3]
 
 
 @pytest.mark.parametrize("model", ["causal3d_motion", "causal3d_velocity_blink"])
@@ -182,18 +183,25 @@ def test_padded_skip_patterns_give_each_clips_own_logits(model):
         blink_clip_logits(net, x, keep, torch.tensor([0, 2, 8]))
 
 
-def test_blink_trained_causal_model_trains_on_threshold_patterns():
+def test_blink_trained_causal_model_trains_on_the_streams_own_patterns():
     torch.manual_seed(0)
     model = MODELS["causal3d_motion_blink"](num_classes=4)
     assert model.frame_skip == 0.5 and model.skip_thresholds == (0.0, 0.1) and model.max_skip == 3
-    video = torch.stack([_square_stream([t % 3 == 0 for t in range(T)], seed=i) for i in range(3)])
+    moves = [[False, True, False, True, True, False, False, True], [True] * T, [False] * T,
+             [t % 3 == 0 for t in range(T)]]
+    video = torch.stack([_square_stream(m, seed=i) for i, m in enumerate(moves)])
     x = normalize_video(video)
-    model.frame_skip = 1.0
-    model.skip_thresholds = (0.7, 0.7)  # above every change: frame 0 and every 4th frame
+    model.frame_skip, model.skip_thresholds, model.max_skip = 1.0, (0.1, 0.1), 2
+    model.train()
+    model.net.eval()  # BatchNorm on running statistics: each clip's logits its own
     with torch.no_grad():
-        out = model.train()(x)
-        model.eval()
-        ref = blink_clip_logits(model.net.train(), x, torch.tensor([[0, 4]] * 3))
-    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+        out = model(x)
+        for i in range(len(moves)):  # the stream's rule on each clip alone, no padding
+            keep = blink_keep(video[i], 0.1, max_skip=2)
+            alone = blink_clip_logits(model.net, x[i : i + 1], keep[None])[0]
+            torch.testing.assert_close(out[i], alone, atol=1e-5, rtol=1e-5)
+    assert len({len(blink_keep(v, 0.1, max_skip=2)) for v in video}) > 1  # rows of unequal lengths
     with pytest.raises(ValueError, match="skip_thresholds"):
         type(model)(net=model.net, skip_thresholds=(0.2, 0.1))
+    with pytest.raises(ValueError, match="frame_skip > 0"):
+        type(model)(net=model.net, skip_thresholds=(0.0, 0.1))
