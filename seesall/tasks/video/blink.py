@@ -71,25 +71,20 @@ def blink_keep(video: Tensor, threshold: float, *, block: int = 4, reduce: str =
                max_skip: int | None = None) -> Tensor:
     """The frames ``BlinkStream`` processes on uint8 Tensor[T, 3, H, W]: Tensor[k] indices from 0,
     each frame kept when its change from the last kept frame is >= ``threshold`` or when
-    ``max_skip`` frames in a row have been skipped before it."""
-    if max_skip is not None and max_skip < 0:
-        raise ValueError(f"max_skip must be >= 0 or None, got {max_skip}")
-    keep, last = [0], video[0]
-    for t in range(1, video.shape[0]):
-        if threshold == 0 or (max_skip is not None and t - keep[-1] > max_skip) \
-                or frame_change(video[t], last, block=block, reduce=reduce) >= threshold:
-            keep.append(t)
-            last = video[t]
-    return torch.tensor(keep)
+    ``max_skip`` frames in a row have been skipped before it (``threshold_keep`` on one clip)."""
+    cells = grey_cells(video.float() / 255.0, block)[None]  # (1, T, h, w)
+    keep, lengths = threshold_keep(cells, threshold, reduce=reduce, max_skip=max_skip)
+    return keep[0, : int(lengths[0])]
 
 
-def threshold_keep(cells: Tensor, threshold: Tensor | float, *, max_skip: int | None = None
-                   ) -> tuple[Tensor, Tensor]:
-    """``blink_keep``'s local (max over cells) decision on a batch, for training on its patterns.
+def threshold_keep(cells: Tensor, threshold: Tensor | float, *, reduce: str = "max",
+                   max_skip: int | None = None) -> tuple[Tensor, Tensor]:
+    """``BlinkStream``'s skip decision on a batch, for measuring it offline and training on it.
 
     Args:
         cells: grey cell means Tensor[B, T, h, w] (``grey_cells``).
         threshold: Tensor[B] (one knob setting per clip) or a float.
+        reduce: ``frame_change``'s reduction over cells, "max" (local) or "mean" (global).
         max_skip: most frames skipped in a row (None: no limit).
 
     Returns:
@@ -100,6 +95,8 @@ def threshold_keep(cells: Tensor, threshold: Tensor | float, *, max_skip: int | 
         BatchNorm's batch statistics in training those of moving clips, which repeated frames
         (no motion at all) would drag down.
     """
+    if reduce not in ("max", "mean"):
+        raise ValueError(f"reduce must be 'max' or 'mean', got {reduce!r}")
     if max_skip is not None and max_skip < 0:
         raise ValueError(f"max_skip must be >= 0 or None, got {max_skip}")
     b, t = cells.shape[:2]
@@ -109,7 +106,8 @@ def threshold_keep(cells: Tensor, threshold: Tensor | float, *, max_skip: int | 
     kept[:, 0] = True
     last, last_t = cells[:, 0], torch.zeros(b, dtype=torch.int64, device=dev)
     for i in range(1, t):
-        change = (cells[:, i] - last).abs().amax(dim=(1, 2))  # (B,)
+        diff = (cells[:, i] - last).abs()
+        change = diff.amax(dim=(1, 2)) if reduce == "max" else diff.mean(dim=(1, 2))  # (B,)
         keep_now = (th == 0) | (change >= th)
         if max_skip is not None:
             keep_now |= i - last_t > max_skip

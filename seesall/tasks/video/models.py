@@ -152,14 +152,13 @@ class CausalClip(nn.Module):
             b, t = video.shape[0], video.shape[2]
             lengths = None
             if self.skip_thresholds is not None:
-                threshold = torch.empty(b).uniform_(*self.skip_thresholds)
+                threshold = torch.empty(b, device=video.device).uniform_(*self.skip_thresholds)
                 with torch.no_grad():
-                    cells = grey_cells(denormalize_video(video).cpu())
+                    cells = grey_cells(denormalize_video(video))
                 keep, lengths = threshold_keep(cells, threshold, max_skip=self.max_skip)
-                lengths = lengths.to(video.device)
             else:
-                keep = random_keep(b, t, min_keep=max(1, math.ceil(self.min_keep * t)))
-            return blink_clip_logits(self.net, video, keep.to(video.device), lengths)
+                keep = random_keep(b, t, min_keep=max(1, math.ceil(self.min_keep * t))).to(video.device)
+            return blink_clip_logits(self.net, video, keep, lengths)
         return self.net(video).mean(dim=1)
 
 

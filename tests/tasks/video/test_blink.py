@@ -123,13 +123,14 @@ def test_skip_trained_causal_model_keeps_labels_and_eval_uses_all_frames():
         torch.testing.assert_close(model(x), model.net(x).mean(dim=1), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("threshold", [0.0, 0.1, 0.7])
-def test_blink_keep_is_the_streams_decision(threshold):
+@pytest.mark.parametrize(("threshold", "reduce"), [(0.0, "max"), (0.1, "max"), (0.7, "max"),
+                                                   (0.005, "mean"), (0.02, "mean")])
+def test_blink_keep_is_the_streams_decision(threshold, reduce):
     video = _square_stream([False, True, False, True, True, False, False, True], noise=6)
     torch.manual_seed(0)
     net = MODELS["causal3d_motion"](num_classes=4).net.eval()
-    res = BlinkStream(net=net, threshold=threshold).run(video, normalize_video(video[None])[0])
-    assert torch.nonzero(res.processed)[:, 0].tolist() == blink_keep(video, threshold).tolist()
+    res = BlinkStream(net=net, threshold=threshold, reduce=reduce).run(video, normalize_video(video[None])[0])
+    assert torch.nonzero(res.processed)[:, 0].tolist() == blink_keep(video, threshold, reduce=reduce).tolist()
 
 
 def test_max_skip_bounds_a_run_of_skipped_frames():
@@ -145,10 +146,18 @@ def test_max_skip_bounds_a_run_of_skipped_frames():
         BlinkStream(net=net, threshold=0.1, max_skip=-1)
 
 
-def test_threshold_keep_is_blink_keep_on_a_batch():
+def test_threshold_keep_is_the_streams_decision_on_a_batch():
     moves = [[False, True, False, True, True, False, False, True], [True] * T, [False] * T,
              [False, False, False, True, False, False, False, False]]
     video = torch.stack([_square_stream(m, noise=6, seed=i) for i, m in enumerate(moves)])
+    torch.manual_seed(0)
+    net = MODELS["causal3d_motion"](num_classes=4).net.eval()
+
+    def streamed(i: int, threshold: float, max_skip: int | None) -> list[int]:
+        res = BlinkStream(net=net, threshold=threshold, max_skip=max_skip).run(
+            video[i], normalize_video(video[i : i + 1])[0])
+        return torch.nonzero(res.processed)[:, 0].tolist()
+
     cells = grey_cells(denormalize_video(normalize_video(video)))
     torch.testing.assert_close(cells, grey_cells(video.float() / 255))
     thresholds = torch.tensor([0.1, 0.0, 0.1, 0.3])
@@ -156,7 +165,7 @@ def test_threshold_keep_is_blink_keep_on_a_batch():
         keep, lengths = threshold_keep(cells, thresholds, max_skip=max_skip)
         assert keep.shape == (4, int(lengths.max()))
         for i in range(4):
-            ref = blink_keep(video[i], float(thresholds[i]), max_skip=max_skip).tolist()
+            ref = streamed(i, float(thresholds[i]), max_skip)  # frame by frame, frame_change
             assert keep[i, : lengths[i]].tolist() == ref
             rest = [t for t in range(T) if t not in ref][: keep.shape[1] - len(ref)]
             assert keep[i, lengths[i] :].tolist() == rest  # padded with the other frames, in order
