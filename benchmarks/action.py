@@ -120,7 +120,7 @@ def paused_streams(video: torch.Tensor, seed: int, noise: int = 3) -> list[torch
 
 
 @torch.no_grad()
-def _keep_top1(net, clips: list[torch.Tensor], labels: torch.Tensor, keeps: list[torch.Tensor]) -> float:
+def keep_top1(net, clips: list[torch.Tensor], labels: torch.Tensor, keeps: list[torch.Tensor]) -> float:
     """Top-1 of ``blink_clip_logits`` (== the blink stream, see the tests), clips grouped by shape."""
     groups: dict[tuple, list[int]] = {}
     for i, (c, k) in enumerate(zip(clips, keeps, strict=True)):
@@ -166,7 +166,7 @@ def _blink_row(net, clips, labels, keeps, kind: str, value: float) -> dict:
     frames = sum(c.shape[0] for c in clips)
     skipped = 100 * (1 - sum(len(k) for k in keeps) / frames)
     return {"measure": kind, "value": value, "skipped_%": skipped,
-            "top1": _keep_top1(net, clips, labels, keeps)}
+            "top1": keep_top1(net, clips, labels, keeps)}
 
 
 def steps_for_cpu_budget(name: str, train: dict, classes: tuple[str, ...], seconds: float,
