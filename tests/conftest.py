@@ -12,6 +12,23 @@ from seesall.structures import Flow, Objects, Scene
 torch.set_num_threads(1)
 
 
+@pytest.fixture
+def randomize_bn():
+    """A function giving a model's BatchNorm layers random running statistics and affine
+    parameters, so that BatchNorm in eval mode is far from the identity."""
+
+    def randomize(model: torch.nn.Module) -> None:
+        for m in model.modules():
+            if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)):
+                with torch.no_grad():
+                    m.running_mean.uniform_(-0.5, 0.5)
+                    m.running_var.uniform_(0.5, 2.0)
+                    m.weight.uniform_(0.5, 1.5)
+                    m.bias.uniform_(-0.2, 0.2)
+
+    return randomize
+
+
 def smooth_texture(h: int, w: int, seed: int = 0) -> np.ndarray:
     """A smooth random RGB image (uint8 [H, W, 3]) so bilinear sampling error stays small."""
     rng = np.random.default_rng(seed)

@@ -20,16 +20,6 @@ from seesall.nn.video import (
 torch.set_num_threads(1)
 
 
-def _randomize_bn(model: nn.Module) -> None:
-    for m in model.modules():
-        if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
-            with torch.no_grad():
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-
-
 def test_causal_conv_matches_manual_padding():
     """Offline causal conv == plain Conv3d on an explicitly zero-prepended clip, last T outputs."""
     torch.manual_seed(0)
@@ -41,10 +31,22 @@ def test_causal_conv_matches_manual_padding():
     torch.testing.assert_close(conv(x), ref, atol=1e-6, rtol=0)
 
 
-def test_causal_output_ignores_future_frames():
+def test_static_start_conv_pads_time_with_the_first_frame():
+    """A static start == plain Conv3d on the clip after copies of its first frame."""
     torch.manual_seed(0)
-    net = causal_tiny(num_classes=5, width=4).eval()
-    _randomize_bn(net)
+    conv = CausalConv3d(2, 3, kernel_size=(3, 3, 3), dilation_t=2, static_start=True)
+    x = torch.randn(1, 2, 6, 5, 5)
+    padded = torch.cat([x[:, :, :1].expand(1, 2, 4, 5, 5), x], dim=2)
+    ref = torch.nn.functional.conv3d(padded, conv.conv.weight, conv.conv.bias, padding=(0, 1, 1),
+                                     dilation=(2, 1, 1))
+    torch.testing.assert_close(conv(x), ref, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("static_start", [False, True])
+def test_causal_output_ignores_future_frames(static_start, randomize_bn):
+    torch.manual_seed(0)
+    net = causal_tiny(num_classes=5, width=4, static_start=static_start).eval()
+    randomize_bn(net)
     x = torch.randn(2, 3, 10, 16, 16)
     y = net(x)
     for t in (0, 4, 8):
@@ -55,10 +57,11 @@ def test_causal_output_ignores_future_frames():
         assert (y2[:, t + 1 :] - y[:, t + 1 :]).abs().max() > 1e-3  # the future does matter later
 
 
-def test_streaming_equals_offline():
+@pytest.mark.parametrize("static_start", [False, True])
+def test_streaming_equals_offline(static_start, randomize_bn):
     torch.manual_seed(0)
-    net = causal_tiny(num_classes=5, width=4).eval()
-    _randomize_bn(net)
+    net = causal_tiny(num_classes=5, width=4, static_start=static_start).eval()
+    randomize_bn(net)
     x = torch.randn(2, 3, 12, 16, 16)
     with torch.no_grad():
         offline = net(x)
@@ -84,10 +87,10 @@ class _Tiny2d(nn.Sequential):
 
 
 @pytest.mark.parametrize("time_kernel", [1, 3, 5])
-def test_inflated_static_clip_gives_2d_logits(time_kernel):
+def test_inflated_static_clip_gives_2d_logits(time_kernel, randomize_bn):
     torch.manual_seed(0)
     m2 = _Tiny2d().eval()
-    _randomize_bn(m2)
+    randomize_bn(m2)
     m3 = inflate_2d(m2, time_kernel=time_kernel).eval()
     frame = torch.randn(2, 3, 20, 20)
     clip = frame[:, :, None].repeat(1, 1, 6, 1, 1)
@@ -153,11 +156,11 @@ def test_difference_conv_is_a_centred_conv_on_replicated_borders_and_zero_on_sta
 
 
 @pytest.mark.parametrize("factory", [r3d_tiny, c3d_tiny, slowfast_tiny])
-def test_motion_stem_networks_ignore_appearance_of_static_clips(factory):
+def test_motion_stem_networks_ignore_appearance_of_static_clips(factory, randomize_bn):
     """With a difference stem every static clip looks the same (zero motion) to the network."""
     torch.manual_seed(0)
     net = factory(num_classes=4, width=8, motion=True).eval()
-    _randomize_bn(net)
+    randomize_bn(net)
     a = torch.randn(1, 3, 1, 16, 16).repeat(1, 1, 8, 1, 1)
     b = torch.randn(1, 3, 1, 16, 16).repeat(1, 1, 8, 1, 1) * 3
     if factory is slowfast_tiny:  # the slow pathway still sees appearance
@@ -166,10 +169,10 @@ def test_motion_stem_networks_ignore_appearance_of_static_clips(factory):
         torch.testing.assert_close(net(a), net(b), atol=1e-5, rtol=0)
 
 
-def test_slowfast_with_difference_stems_on_both_pathways_ignores_static_appearance():
+def test_slowfast_with_difference_stems_on_both_pathways_ignores_static_appearance(randomize_bn):
     torch.manual_seed(0)
     net = slowfast_tiny(num_classes=4, width=8, motion=True, slow_motion=True).eval()
-    _randomize_bn(net)
+    randomize_bn(net)
     a = torch.randn(1, 3, 1, 16, 16).repeat(1, 1, 8, 1, 1)
     b = torch.randn(1, 3, 1, 16, 16).repeat(1, 1, 8, 1, 1) * 3
     torch.testing.assert_close(net(a), net(b), atol=1e-5, rtol=0)
@@ -178,10 +181,10 @@ def test_slowfast_with_difference_stems_on_both_pathways_ignores_static_appearan
     assert (net(moving) - net(a)).abs().max() > 1e-3
 
 
-def test_causal_difference_streaming_equals_offline_and_ignores_future():
+def test_causal_difference_streaming_equals_offline_and_ignores_future(randomize_bn):
     torch.manual_seed(0)
     net = causal_tiny(num_classes=5, width=4, motion=True).eval()
-    _randomize_bn(net)
+    randomize_bn(net)
     x = torch.randn(2, 3, 9, 16, 16)
     with torch.no_grad():
         offline = net(x)
@@ -203,10 +206,10 @@ def test_velocities_by_hand():
         velocities(x, torch.tensor([[1.0, 1.0, 0.0, 1.0, 1.0]]))
 
 
-def test_velocity_net_streams_with_gaps_as_offline():
+def test_velocity_net_streams_with_gaps_as_offline(randomize_bn):
     torch.manual_seed(0)
     net = causal_tiny(num_classes=5, width=4, velocity=True).eval()
-    _randomize_bn(net)
+    randomize_bn(net)
     x = torch.randn(2, 3, 9, 16, 16)
     gaps = torch.tensor([1.0, 1.0, 3.0, 1.0, 2.0, 1.0, 1.0, 4.0, 1.0]).expand(2, 9)
     with torch.no_grad():
@@ -221,12 +224,12 @@ def test_velocity_net_streams_with_gaps_as_offline():
 
 
 @pytest.mark.parametrize("velocity", [True, False])
-def test_velocity_net_sees_a_steady_change_alike_at_any_frame_rate(velocity):
+def test_velocity_net_sees_a_steady_change_alike_at_any_frame_rate(velocity, randomize_bn):
     """A clip whose pixels change linearly in time: every 2nd frame with gaps of 2 gives the velocity
     net the outputs of every frame (a difference net sees twice the change)."""
     torch.manual_seed(0)
     net = causal_tiny(num_classes=5, width=4, velocity=velocity, motion=not velocity).eval()
-    _randomize_bn(net)
+    randomize_bn(net)
     start, slope = torch.randn(1, 3, 1, 16, 16), torch.randn(1, 3, 1, 16, 16) * 0.1
     clip = start + slope * torch.arange(8.0).view(1, 1, 8, 1, 1)  # (1, 3, 8, 16, 16)
     with torch.no_grad():

@@ -15,9 +15,12 @@ class CausalConv3d(nn.Module):
     """Conv3d whose output at frame t depends only on input frames <= t.
 
     Time is left-padded with ``(k_t - 1) * dilation_t`` zeros (no stride in time);
-    space is zero-padded to 'same' and may be strided. With ``difference=True``
-    the kernel sums to zero over time (as ``DifferenceConv3d``) and the left pad
-    repeats the first frame, so a static stream gives exactly zero.
+    space is zero-padded to 'same' and may be strided. With ``static_start=True``
+    the left pad repeats the first frame instead, as if the stream had shown it
+    forever: a layer's input then changes only where the content does, from the
+    first frame on (see ``seesall.tasks.video.delta``). With ``difference=True``
+    the kernel sums to zero over time (as ``DifferenceConv3d``) and the start is
+    static, so a static stream gives exactly zero.
     """
 
     def __init__(
@@ -30,6 +33,7 @@ class CausalConv3d(nn.Module):
         stride_hw: int = 1,
         bias: bool = True,
         difference: bool = False,
+        static_start: bool = False,
     ) -> None:
         super().__init__()
         kt, kh, kw = as_triple(kernel_size)
@@ -37,6 +41,7 @@ class CausalConv3d(nn.Module):
             raise ValueError(f"a difference CausalConv3d needs a time kernel >= 2, got {kt}")
         self.in_channels = in_channels
         self.difference = difference
+        self.static_start = static_start or difference
         self.time_pad = (kt - 1) * dilation_t
         self.conv = nn.Conv3d(in_channels, out_channels, (kt, kh, kw),
                               stride=(1, stride_hw, stride_hw), padding=(0, kh // 2, kw // 2),
@@ -44,21 +49,26 @@ class CausalConv3d(nn.Module):
 
     def _conv(self, x: Tensor) -> Tensor:
         c = self.conv
-        w = c.weight - c.weight.mean(dim=2, keepdim=True) if self.difference else c.weight
-        return F.conv3d(x, w, c.bias, c.stride, c.padding, c.dilation, c.groups)
+        return F.conv3d(x, self.time_weights(), c.bias, c.stride, c.padding, c.dilation, c.groups)
 
     def forward(self, x: Tensor) -> Tensor:
         """Tensor[B, C, T, H, W] -> Tensor[B, C', T, H', W']."""
         check_video(x, self.in_channels, "CausalConv3d input")
-        if self.difference:
+        if self.static_start:
             return self._conv(F.pad(x, (0, 0, 0, 0, self.time_pad, 0), mode="replicate"))
         return self._conv(F.pad(x, (0, 0, 0, 0, self.time_pad, 0)))
 
+    def time_weights(self) -> Tensor:
+        """The kernel as applied, Tensor[C', C, k_t, k_h, k_w] (a difference conv's is centred
+        over time); index j of dim 2 weighs frame t - (k_t - 1 - j) * dilation_t."""
+        w = self.conv.weight
+        return w - w.mean(dim=2, keepdim=True) if self.difference else w
+
     def init_cache(self, frame: Tensor) -> Tensor:
         """The frames before the first, Tensor[B, C, time_pad, H, W]: zeros, or copies of
-        ``frame`` (the stream's first frame) for a difference conv."""
+        ``frame`` (the stream's first frame) for a static start."""
         b, c, h, w = frame.shape
-        if self.difference:
+        if self.static_start:
             return frame[:, :, None].expand(b, c, self.time_pad, h, w).contiguous()
         return frame.new_zeros(b, c, self.time_pad, h, w)
 
@@ -163,20 +173,23 @@ class CausalVideoNet(nn.Module):
 
 
 def causal_tiny(*, num_classes: int, in_channels: int = 3, width: int = 16,
-                motion: bool = False, velocity: bool = False) -> CausalVideoNet:
+                motion: bool = False, velocity: bool = False, static_start: bool = False
+                ) -> CausalVideoNet:
     """Four causal blocks, time dilation 1, 1, 2, 4 (receptive field 1 + 2 * 8 = 17 frames);
     ``motion=True`` makes the first conv a (causal) temporal-difference conv; ``velocity=True``
     feeds the first conv the frames' differences per unit of time instead (see
-    ``CausalVideoNet``)."""
+    ``CausalVideoNet``); ``static_start=True`` pads every conv's time with its first frame
+    (``CausalConv3d``)."""
     if motion and velocity:
         raise ValueError("causal_tiny takes motion or velocity, not both")
     w = width
+    s = static_start
     blocks = [
         CausalBlock(CausalConv3d(in_channels, w, kernel_size=(3, 5, 5), stride_hw=2,
-                                 bias=not motion, difference=motion), w),
-        CausalBlock(CausalConv3d(w, 2 * w, kernel_size=3, stride_hw=2), 2 * w),
-        CausalBlock(CausalConv3d(2 * w, 2 * w, kernel_size=3, dilation_t=2, stride_hw=2), 2 * w),
-        CausalBlock(CausalConv3d(2 * w, 4 * w, kernel_size=3, dilation_t=4), 4 * w),
+                                 bias=not motion, difference=motion, static_start=s), w),
+        CausalBlock(CausalConv3d(w, 2 * w, kernel_size=3, stride_hw=2, static_start=s), 2 * w),
+        CausalBlock(CausalConv3d(2 * w, 2 * w, kernel_size=3, dilation_t=2, stride_hw=2, static_start=s), 2 * w),
+        CausalBlock(CausalConv3d(2 * w, 4 * w, kernel_size=3, dilation_t=4, static_start=s), 4 * w),
     ]
     return CausalVideoNet(blocks=blocks, out_channels=4 * w, num_classes=num_classes, velocity=velocity)
 

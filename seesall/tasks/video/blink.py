@@ -20,6 +20,9 @@ frames repeat (the scene holds still) is classified as the stream without the
 repeats, whatever the pauses' lengths. ``max_skip`` bounds a run of skipped
 frames, so that a slow change is still looked at now and then.
 
+Skipping changes the frame timing the network sees; ``seesall.tasks.video.delta`` cheapens
+frames instead (every layer recomputes only where its input changed), which keeps it.
+
 ``blink_clip_logits`` reproduces the stream exactly offline on a batch, for skip
 patterns drawn at random (``random_keep``) or made by the stream's own rule
 (``threshold_keep``, batched), so a causal model can be trained on skip patterns

@@ -307,6 +307,13 @@ def causal3d_motion(*, num_classes: int, clip_length: int = 8) -> CausalClip:
     return CausalClip(net=causal_tiny(num_classes=num_classes, motion=True))
 
 
+def causal3d_motion_static(*, num_classes: int, clip_length: int = 8) -> CausalClip:
+    """``causal3d_motion`` whose convs pad time with the first frame (a static start), so that
+    from the first frame on its layers' inputs change only where the clip moves: the net for
+    ``DeltaStream``."""
+    return CausalClip(net=causal_tiny(num_classes=num_classes, motion=True, static_start=True))
+
+
 def causal3d_motion_skip(*, num_classes: int, clip_length: int = 8) -> CausalClip:
     """``causal3d_motion`` trained on random skip patterns half of the time (for blink)."""
     return CausalClip(net=causal_tiny(num_classes=num_classes, motion=True), frame_skip=0.5)
@@ -367,6 +374,7 @@ MODELS = {
     "r3d_motion": r3d_motion,
     "slowfast_motion": slowfast_motion,
     "causal3d_motion": causal3d_motion,
+    "causal3d_motion_static": causal3d_motion_static,
     "causal3d_motion_skip": causal3d_motion_skip,
     "causal3d_motion_blink": causal3d_motion_blink,
     "causal3d_velocity_blink": causal3d_velocity_blink,
