@@ -49,6 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "from the last processed frame is below THRESHOLD (0: every frame)")
     parser.add_argument("--max-skip", type=int, default=None, metavar="N",
                         help="action, with --blink: skip at most N frames in a row")
+    parser.add_argument("--delta", type=float, default=None, metavar="THRESHOLD",
+                        help="action, causal models: stream each clip, each layer recomputing only where "
+                             "its input changed by more than THRESHOLD (0: exact); reports the multiply-adds "
+                             "spent")
 
 
 def run(args: argparse.Namespace) -> int:

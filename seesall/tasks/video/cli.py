@@ -1,6 +1,6 @@
 """``seesall eval action`` and ``seesall predict`` on action checkpoints.
 
-    seesall predict RUN CLIPS --out OUT [--blink THRESHOLD [--max-skip N]]
+    seesall predict RUN CLIPS --out OUT [--blink THRESHOLD [--max-skip N] | --delta THRESHOLD]
     seesall eval action --gt CLIPS/clips.json --pred OUT/predictions.json --out metrics.json
 
 ``CLIPS`` is a folder written by ``seesall world --task action`` (or its ``clips.json``), a video
@@ -171,13 +171,15 @@ def fit_clip(video: Tensor, length: int | None, size: int, *, name: str = "clip"
 def predict(args: argparse.Namespace) -> int:
     """``seesall predict`` on an action checkpoint: ``predictions.json`` (what ``seesall eval
     action --pred`` reads) and ``<clip>_pred.png`` (the frames titled with the top-3). A clip
-    gives its central clip-length frames; with ``--blink`` the causal model streams all of them."""
+    gives its central clip-length frames; with ``--blink`` (skipping frames) or ``--delta``
+    (recomputing only what changed) the causal model streams all of them."""
     from seesall.engine.recipe import task_options
     from seesall.engine.run import load_trained_model
     from seesall.io.video import read_video_tensor
     from seesall.tasks.video import recipe
     from seesall.tasks.video.blink import BlinkStream
     from seesall.tasks.video.data import clip_flows
+    from seesall.tasks.video.delta import DeltaStream
     from seesall.tasks.video.models import CausalClip, normalize_video
     from seesall.viz.layout import clip_strip, save_png, titled
 
@@ -193,13 +195,22 @@ def predict(args: argparse.Namespace) -> int:
     max_skip = getattr(args, "max_skip", None)
     if max_skip is not None and (blink is None or max_skip < 0):
         raise ValueError(f"--max-skip needs --blink and must be >= 0, got {max_skip}")
+    delta = getattr(args, "delta", None)
+    if delta is not None and blink is not None:
+        raise ValueError("--delta and --blink are two ways to stream: give one")
+    if delta is not None and not isinstance(model, CausalClip):
+        raise ValueError(f"--delta needs a causal model (causal3d*), this checkpoint is {meta.get('model')!r}")
+    if delta is not None and not delta >= 0:
+        raise ValueError(f"--delta must be >= 0, got {delta}")
+    stream = blink is not None or delta is not None
     length = task_options(cfg, recipe.TaskConfig).clip_length
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results, skipped = {}, []
+    results, skipped, spent = {}, [], []
+    deltas = DeltaStream(net=model.net, threshold=delta) if delta is not None else None
     for key, path in clip_inputs(Path(args.input)):
-        # a blink stream sees every frame; the other models the clip length they were trained on
-        video = fit_clip(read_video_tensor(path).as_subclass(Tensor), None if blink is not None else length,
+        # a stream sees every frame; the other models the clip length they were trained on
+        video = fit_clip(read_video_tensor(path).as_subclass(Tensor), None if stream else length,
                          cfg.data.image_size, name=str(path))
         x = normalize_video(video[None])  # (1, 3, T, S, S)
         with torch.no_grad():
@@ -207,6 +218,10 @@ def predict(args: argparse.Namespace) -> int:
                 res = BlinkStream(net=model.net, threshold=blink, max_skip=max_skip).run(video, x[0])
                 logits = res.clip_logits[None]
                 skipped.append(res.skipped_fraction)
+            elif deltas is not None:
+                res = deltas.run(x)
+                logits = res.clip_logits
+                spent.append(float(res.macs_fraction[0]))
             else:
                 flow = clip_flows(video)[None] if getattr(model, "uses_flow", False) else None
                 logits = model(x, flow)
@@ -219,4 +234,6 @@ def predict(args: argparse.Namespace) -> int:
     write_json(out_dir / "predictions.json", {RESULTS_KEY: results}, indent=1)
     if skipped:
         print(f"blink {blink}: {100 * sum(skipped) / len(skipped):.1f} % of the frames skipped")
+    if spent:
+        print(f"delta {delta}: {100 * sum(spent) / len(spent):.1f} % of the multiply-adds of every frame spent")
     return 0

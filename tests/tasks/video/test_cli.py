@@ -128,7 +128,7 @@ def test_predict_writes_results_that_eval_reads_and_match_the_model(tmp_path, cl
     assert main(["eval", "action", "--gt", str(clips), "--pred", str(out / "predictions.json")]) == 0
 
 
-def test_predict_blink_knob_needs_a_causal_model_and_reports_skipping(tmp_path, clips, capsys):
+def test_predict_blink_and_delta_knobs_need_a_causal_model_and_report_savings(tmp_path, clips, capsys):
     run = tmp_path / "run"
     assert main(["train", "action", "--model", "causal3d_motion", *TRAIN, "--out", str(run)]) == 0
     every = tmp_path / "every"
@@ -153,7 +153,21 @@ def test_predict_blink_knob_needs_a_causal_model_and_reports_skipping(tmp_path, 
     assert "--max-skip needs --blink" in capsys.readouterr().err
     assert main(["predict", str(run), str(clips), "--out", str(tmp_path / "neg"), "--blink", "-1"]) != 0
     assert "--blink must be >= 0" in capsys.readouterr().err
+    capsys.readouterr()
+    delta = tmp_path / "delta"  # the exact delta stream: the offline model's predictions again
+    assert main(["predict", str(run), str(clips), "--out", str(delta), "--delta", "0"]) == 0
+    assert "% of the multiply-adds of every frame spent" in capsys.readouterr().out
+    for stem, ranked in json.loads((delta / "predictions.json").read_text())["results"].items():
+        assert ranked[0]["label"] == results[stem][0]["label"]
+        assert ranked[0]["score"] == pytest.approx(results[stem][0]["score"], abs=1e-4)
+    assert main(["predict", str(run), str(clips), "--out", str(tmp_path / "d"), "--delta", "0",
+                 "--blink", "0"]) != 0
+    assert "give one" in capsys.readouterr().err
+    assert main(["predict", str(run), str(clips), "--out", str(tmp_path / "d"), "--delta", "-1"]) != 0
+    assert "--delta must be >= 0" in capsys.readouterr().err
     r3d = tmp_path / "r3d"
     assert main(["train", "action", "--model", "r3d_motion", *TRAIN, "--out", str(r3d)]) == 0
     assert main(["predict", str(r3d), str(clips), "--out", str(tmp_path / "x"), "--blink", "0.1"]) != 0
     assert "--blink needs a causal model" in capsys.readouterr().err
+    assert main(["predict", str(r3d), str(clips), "--out", str(tmp_path / "x"), "--delta", "0"]) != 0
+    assert "--delta needs a causal model" in capsys.readouterr().err
