@@ -92,7 +92,11 @@ class CausalBlock(nn.Module):
 
     def step(self, frame: Tensor, cache: Tensor) -> tuple[Tensor, Tensor]:
         y, cache = self.conv.step(frame, cache)
-        return F.relu(self.bn(y[:, :, None]))[:, :, 0], cache  # BN over a 1-frame clip
+        return self.activate(y), cache
+
+    def activate(self, pre: Tensor) -> Tensor:
+        """BatchNorm + ReLU of one frame's conv output Tensor[B, C, H, W] (BN over a 1-frame clip)."""
+        return F.relu(self.bn(pre[:, :, None]))[:, :, 0]
 
 
 def velocities(video: Tensor, gaps: Tensor) -> Tensor:
@@ -144,6 +148,11 @@ class CausalVideoNet(nn.Module):
         pooled = x.mean(dim=(3, 4)).transpose(1, 2)  # (B, T, C)
         return self.head(pooled)
 
+    def check_frame(self, frame: Tensor) -> None:
+        """Raise a ValueError naming the shape unless ``frame`` is Tensor[B, in_channels, H, W]."""
+        if frame.ndim != 4 or frame.shape[1] != self.in_channels:
+            raise ValueError(f"frame must have shape [B, {self.in_channels}, H, W], got {list(frame.shape)}")
+
     def init_state(self, frame: Tensor) -> list[Tensor | None]:
         """An empty stream for frames like ``frame`` (Tensor[B, C, H, W]); caches fill lazily
         (a velocity net also keeps the last frame, first in the list)."""
@@ -153,10 +162,7 @@ class CausalVideoNet(nn.Module):
              ) -> tuple[Tensor, list[Tensor | None]]:
         """Frame Tensor[B, C, H, W] + state (+ the time since the last frame) -> (logits
         Tensor[B, K], new state)."""
-        if frame.ndim != 4 or frame.shape[1] != self.in_channels:
-            raise ValueError(
-                f"frame must have shape [B, {self.in_channels}, H, W], got {list(frame.shape)}"
-            )
+        self.check_frame(frame)
         x, new_state = frame, []
         if self.velocity:
             if gap <= 0:

@@ -235,5 +235,6 @@ def predict(args: argparse.Namespace) -> int:
     if skipped:
         print(f"blink {blink}: {100 * sum(skipped) / len(skipped):.1f} % of the frames skipped")
     if spent:
-        print(f"delta {delta}: {100 * sum(spent) / len(spent):.1f} % of the multiply-adds of every frame spent")
+        print(f"delta {delta}: {100 * sum(spent) / len(spent):.1f} % of the dense multiply-adds spent "
+              "(mean over the clips)")
     return 0

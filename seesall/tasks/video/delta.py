@@ -9,17 +9,18 @@ the output through time tap k at frame s + k d, so its products with every tap a
 once, on arrival, and kept until their frame. BatchNorm (eval) and ReLU are then applied to the
 accumulated pre-activation as in ``step``.
 
-``threshold`` is the knob: an input position whose change (mean absolute value over channels)
-is at most ``threshold`` propagates nothing, and its change is kept and accumulates until it
-passes, so no position's input is ever off by more than ``threshold``. With ``threshold = 0``
-the outputs are the offline network's, up to rounding.
+``threshold`` is the knob: after the first frame (always propagated in full), an input
+position whose change (mean absolute value over channels) is at most ``threshold`` propagates
+nothing, and its change is kept and accumulates until it passes, so no position's input is ever
+off by more than ``threshold``. With ``threshold = 0`` the outputs are the offline network's, up
+to rounding.
 
 Compute is counted in the convs' multiply-adds: an output position costs its whole kernel (all
 time taps) at a frame when any input of its window propagated a change, and the first frame
 also costs the conv of the held padding (with a static start, one conv with the taps summed:
-a third of a ``step`` for time kernels of 3). The count is what a sparse kernel (gathering the
-changed windows) would do; this implementation computes each change densely, so it saves no
-time by itself.
+a third of a ``step`` for time kernels of 3; counted even for a difference stem, whose summed
+taps are zero). The count is what a sparse kernel (gathering the changed windows) would do;
+this implementation computes each change densely, so it saves no time by itself.
 
 A net whose convs pad time with zeros (``causal_tiny()``) sees every position of its inner
 layers change during its first frames, while its time windows fill with real frames;
@@ -53,7 +54,7 @@ class _LayerState:
 @dataclass
 class DeltaResult:
     """Per-frame logits Tensor[B, T, K] and the multiply-adds each stream cost, Tensor[B], against
-    ``dense_macs``, what ``CausalVideoNet.step`` costs a stream on every frame."""
+    ``dense_macs``, what ``CausalVideoNet.step`` costs one stream over all its T frames."""
 
     logits: Tensor
     macs: Tensor
@@ -72,7 +73,8 @@ class DeltaResult:
 
 class DeltaStream:
     """Streaming inference that recomputes only what changed (module docstring); ``threshold`` is
-    the knob, in the units of each layer's input (mean absolute change over channels)."""
+    the knob, in the units of each layer's input (mean absolute change over channels). The
+    network is put in eval mode (BatchNorm's running statistics), as ``step`` needs."""
 
     def __init__(self, *, net: CausalVideoNet, threshold: float = 0.0) -> None:
         if not threshold >= 0:
@@ -85,7 +87,7 @@ class DeltaStream:
     @staticmethod
     def _macs_per_output(block: CausalBlock) -> int:
         """Multiply-adds of one output position of the block's conv, all time taps."""
-        return block.conv.conv.weight[0].numel() * block.conv.conv.out_channels
+        return block.conv.conv.weight.numel()
 
     def _layer(self, block: CausalBlock, x: Tensor, state: _LayerState | None
                ) -> tuple[Tensor, _LayerState, Tensor]:
@@ -96,18 +98,18 @@ class DeltaStream:
         kt, d = weights.shape[2], c.dilation[0]
         kh, kw = c.kernel_size[1:]
         stride, pad = c.stride[1], (kh // 2, kw // 2)
-        start = x.new_zeros(x.shape[0])
+        first_frame_macs = x.new_zeros(x.shape[0])
         if state is None:  # before the stream: its time padding, held forever
             before = x if conv.static_start else torch.zeros_like(x)
             state = _LayerState(before, F.conv2d(before, weights.sum(dim=2), c.bias, stride, pad))
             if conv.static_start:  # one conv with the taps summed (zero padding: the bias only)
-                start += state.pre[0, 0].numel() * self._macs_per_output(block) / kt
-            change = x - before
+                first_frame_macs += state.pre[0, 0].numel() * self._macs_per_output(block) / kt
+            passes = torch.ones_like(x[:, :1], dtype=torch.bool)
         else:
-            change = x - state.propagated
-            if self.threshold > 0:
-                change = change * (change.abs().mean(dim=1, keepdim=True) > self.threshold)
-        state.propagated = state.propagated + change
+            passes = (x - state.propagated).abs().mean(dim=1, keepdim=True) > self.threshold
+        # the propagated input becomes x exactly where the change passes (p + (x - p) may not be x)
+        new = torch.where(passes, x, state.propagated)
+        change, state.propagated = new - state.propagated, new
         # the change's products with every tap at once: lag k is weight index kt - 1 - k
         taps = weights.flip(2).permute(2, 0, 1, 3, 4).reshape(-1, weights.shape[1], kh, kw)  # (kt C', C, kh, kw)
         products = F.conv2d(change, taps, None, stride, pad).chunk(kt, dim=1)
@@ -117,17 +119,16 @@ class DeltaStream:
             state.due[due] = state.due.get(due, 0) + products[k]
         changed = (change != 0).any(dim=1, keepdim=True).to(x.dtype)
         touched = F.max_pool2d(changed, (kh, kw), stride, pad).flatten(1).sum(dim=1)  # (B,)
-        macs = start + touched * self._macs_per_output(block)
+        macs = first_frame_macs + touched * self._macs_per_output(block)
         state.t += 1
-        return F.relu(block.bn(state.pre[:, :, None]))[:, :, 0], state, macs
+        return block.activate(state.pre), state, macs
 
     @torch.no_grad()
     def step(self, frame: Tensor, state: list[_LayerState | None] | None
              ) -> tuple[Tensor, list[_LayerState | None], Tensor]:
         """Frame Tensor[B, C, H, W] and state (None to start) -> (logits Tensor[B, K], new state,
         multiply-adds spent on this frame Tensor[B])."""
-        if frame.ndim != 4 or frame.shape[1] != self.net.in_channels:
-            raise ValueError(f"frame must have shape [B, {self.net.in_channels}, H, W], got {list(frame.shape)}")
+        self.net.check_frame(frame)
         state = state or [None] * len(self.net.blocks)
         x, new_state, macs = frame, [], frame.new_zeros(frame.shape[0])
         for block, layer in zip(self.net.blocks, state, strict=True):
@@ -138,8 +139,8 @@ class DeltaStream:
 
     def run(self, video: Tensor) -> DeltaResult:
         """Stream normalized clips Tensor[B, C, T, H, W] frame by frame."""
-        if video.ndim != 5:
-            raise ValueError(f"video must be [B, C, T, H, W], got {list(video.shape)}")
+        if video.ndim != 5 or video.shape[2] < 1:
+            raise ValueError(f"video must be [B, C, T, H, W] with T >= 1, got {list(video.shape)}")
         state, outs, macs = None, [], video.new_zeros(video.shape[0])
         for t in range(video.shape[2]):
             logits, state, m = self.step(video[:, :, t], state)

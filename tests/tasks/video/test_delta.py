@@ -50,6 +50,61 @@ def test_multiply_adds_by_hand():
     assert float(res.macs_fraction) == pytest.approx((outputs / 3 + 18) / (5 * outputs))
 
 
+def _windows_reading(changed: torch.Tensor, kernel: tuple[int, int], stride: int) -> int:
+    """Output positions of a 'same'-padded strided conv whose window holds a changed input
+    position, by brute force over the outputs (changed: bool Tensor[H, W])."""
+    (kh, kw), (h, w) = kernel, changed.shape
+    count = 0
+    for oy in range(-(-h // stride)):
+        for ox in range(-(-w // stride)):
+            y0, x0 = oy * stride - kh // 2, ox * stride - kw // 2
+            count += bool(changed[max(y0, 0) : y0 + kh, max(x0, 0) : x0 + kw].any())
+    return count
+
+
+@pytest.mark.parametrize("static_start", [False, True])
+def test_multiply_adds_of_a_deep_net_by_brute_force(static_start, randomize_bn):
+    """causal_tiny on 15 x 13 frames, two clips that change one channel of a border patch and a
+    middle patch at different frames: per layer and frame, the outputs whose window reads a
+    changed input (found on the offline network's activations) times the kernel's size."""
+    torch.manual_seed(0)
+    net = causal_tiny(num_classes=3, width=4, static_start=static_start).double().eval()
+    randomize_bn(net)
+    video = torch.rand(2, 3, 1, 15, 13, dtype=torch.float64).repeat(1, 1, 6, 1, 1)
+    video[0, 1, 2:, 0:2, 0:3] += 1.0  # channel 1 of a corner patch, from frame 2 on
+    video[1, 0, 1:4, 6:8, 5:7] -= 1.0  # channel 0 of a middle patch, frames 1-3
+    res = DeltaStream(net=net).run(video)
+    expected = torch.zeros(2, dtype=torch.float64)
+    x = video
+    with torch.no_grad():
+        for block in net.blocks:
+            conv = block.conv.conv
+            kt, stride, size = conv.kernel_size[0], conv.stride[1], conv.weight.numel()
+            y = block(x)
+            outputs = y.shape[-2] * y.shape[-1]
+            for b in range(2):
+                expected[b] += outputs * size / kt if static_start else outputs * size  # frame 0
+                for t in range(1, x.shape[2]):
+                    changed = (x[b, :, t] != x[b, :, t - 1]).any(dim=0)
+                    expected[b] += _windows_reading(changed, conv.kernel_size[1:], stride) * size
+            x = y
+    torch.testing.assert_close(res.macs, expected, rtol=0, atol=0)
+
+
+def test_the_threshold_is_on_the_mean_change_over_channels():
+    """One channel of a pixel changes by 0.75 (mean over 3 channels 0.25 = the threshold: held),
+    then by 0.375 more (mean 0.375 > 0.25: propagated)."""
+    net = _one_block(static_start=True)
+    video = torch.full((1, 3, 3, 16, 16), 0.5)
+    video[:, 0, 1, 6, 6] += 0.75
+    video[:, 0, 2, 6, 6] += 1.125
+    stream, state, macs = DeltaStream(net=net, threshold=0.25), None, []
+    for t in range(3):
+        _, state, m = stream.step(video[:, :, t], state)
+        macs.append(float(m))
+    assert macs[1:] == [0.0, 9 * 900]
+
+
 def test_changes_under_the_threshold_are_held_until_they_add_up():
     """A pixel brightens by 0.3 per frame, threshold 0.5: frame 1's change is held (no work, the
     output is frame 0's), at frame 2 the sum 0.6 passes, so the net sees frames 0, 0, 2."""
@@ -79,3 +134,5 @@ def test_bad_input_is_refused():
         DeltaStream(net=net).step(torch.zeros(1, 1, 8, 8), None)
     with pytest.raises(ValueError, match="video must be"):
         DeltaStream(net=net).run(torch.zeros(3, 8, 8, 8))
+    with pytest.raises(ValueError, match="T >= 1"):
+        DeltaStream(net=net).run(torch.zeros(1, 3, 0, 8, 8))
