@@ -69,6 +69,14 @@ def render_clips(cfg: WorldConfig, seeds: range, cache: Path, flow: str = "dis_m
     return out
 
 
+def write_results(out: Path, name: str, result: dict, lines: list[str]) -> None:
+    """``out/name.json`` and the Markdown ``lines`` as ``out/name.md``; the table is also printed."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / f"{name}.json", result, indent=2)
+    write_text(out / f"{name}.md", "\n".join(lines))
+    print("\n".join(lines))
+
+
 def batches(data: dict[str, torch.Tensor], batch: int, seed: int):
     """Endless random batches."""
     gen = torch.Generator().manual_seed(seed)

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from action import RESULTS, TEST_SEED, at_rate, render_clips
+from action import RESULTS, TEST_SEED, at_rate, render_clips, write_results
 
-from seesall.io.atomic import write_json, write_text
 from seesall.nn.video import causal_tiny
 from seesall.world import ACTIONS, WorldConfig
 
@@ -77,11 +76,7 @@ def main(argv: list[str] | None = None) -> int:
              "| block | share of the net's multiply-adds % | left to compute % |", "|---|---|---|"]
     lines += [f"| {r['block']} | {r['share_of_macs_%']:.1f} | {r['needed_%']:.1f} |" for r in layers]
     lines += [f"| all | 100 | **{result['needed_%']:.1f}** |", ""]
-    args.out.mkdir(parents=True, exist_ok=True)
-    name = "blink_sparsity" + (f"_x{args.rate}" if args.rate > 1 else "")
-    write_json(args.out / f"{name}.json", result, indent=2)
-    write_text(args.out / f"{name}.md", "\n".join(lines))
-    print("\n".join(lines))
+    write_results(args.out, "blink_sparsity" + (f"_x{args.rate}" if args.rate > 1 else ""), result, lines)
     return 0
 
 

@@ -27,10 +27,19 @@ import sys
 from pathlib import Path
 
 import torch
-from action import RESULTS, TEST_SEED, TRAIN_SEED, at_rate, keep_top1, model_steps, render_clips, train_model
+from action import (
+    RESULTS,
+    TEST_SEED,
+    TRAIN_SEED,
+    at_rate,
+    keep_top1,
+    model_steps,
+    render_clips,
+    train_model,
+    write_results,
+)
 from action import parse_args as action_args
 
-from seesall.io.atomic import write_json, write_text
 from seesall.tasks.video.blink import blink_keep, grey_cells, uniform_keep
 from seesall.world import ACTIONS, WorldConfig
 
@@ -136,10 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {r['pattern']} | {r['skipped_%']:.1f} | {r['top1']:.1f} | "
                      f"{r['top1'] - res['top1']:+.1f} | {gaps}{more} |")
     lines.append("")
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "blink_timing.json", result, indent=2)
-    write_text(args.out / "blink_timing.md", "\n".join(lines))
-    print("\n".join(lines))
+    write_results(args.out, "blink_timing", result, lines)
     return 0
 
 
