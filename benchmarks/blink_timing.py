@@ -1,6 +1,6 @@
 """Why a change threshold does not find the redundant frames of an always-moving stream.
 
-    .venv/bin/python benchmarks/blink_timing.py [--cpu-budget 120 --clips 405]
+    .venv/bin/python benchmarks/blink_timing.py [--cpu-budget 120 | --steps 443] [--clips 405]
 
 The held-out world clips at the native frame rate and at twice it (``action.py``'s ``at_rate``:
 the same scenes, twice the frames, so every other frame of a x2 stream is redundant). Two
@@ -12,7 +12,7 @@ measurements:
    tells a x2 stream from a native one (the best balanced accuracy over all thresholds; 50 % is
    chance).
 2. **How the net takes uneven timing.** ``causal3d_motion`` trained at the native rate for
-   ``--cpu-budget`` CPU seconds, run on the x2 streams under skip patterns of known gaps: every
+   ``--cpu-budget`` CPU seconds (or ``--steps`` steps), run on the x2 streams under skip patterns of known gaps: every
    2nd and 3rd frame, random gaps drawn from a set (content-blind but uneven), and the threshold
    rule's own patterns (``blink_keep``) with the histogram of their gaps.
 
@@ -73,6 +73,10 @@ def random_gaps(length: int, gaps: tuple[int, ...], gen: torch.Generator) -> tor
     return torch.tensor(keep)
 
 
+def _joined(values: list[float], digits: int) -> str:
+    return " / ".join(f"{v:.{digits}f}" for v in values)
+
+
 def pattern_row(net, clips, labels, keeps, name: str) -> dict:
     frames = sum(c.shape[0] for c in clips)
     gaps = collections.Counter(int(g) for k in keeps for g in k.diff())
@@ -82,7 +86,8 @@ def pattern_row(net, clips, labels, keeps, name: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--cpu-budget", type=float, default=120.0, help="training CPU seconds")
+    p.add_argument("--cpu-budget", type=float, default=120.0, help="training CPU seconds (steps timed first)")
+    p.add_argument("--steps", type=int, default=0, help="training steps instead of a CPU budget (0: the budget)")
     p.add_argument("--clips", type=int, default=405, help="held-out clips")
     p.add_argument("--thresholds", nargs="+", type=float, default=[0.05, 0.07, 0.1])
     p.add_argument("--cache", type=Path, default=Path("/tmp/seesall_bench_cache"))
@@ -94,34 +99,35 @@ def main(argv: list[str] | None = None) -> int:
                       num_objects=(1, train_args.max_objects))
     seeds = range(TEST_SEED, TEST_SEED + args.clips)
     native = render_clips(cfg, seeds, args.cache, train_args.flow)
-    fast = render_clips(at_rate(cfg, 2), seeds, args.cache, train_args.flow)["video"]
+    x2 = render_clips(at_rate(cfg, 2), seeds, args.cache, train_args.flow)["video"]
 
     change = {}
-    slow_med, fast_med = median_change(native["video"]), median_change(fast)
+    native_med, x2_med = median_change(native["video"]), median_change(x2)
     for reduce in ("max", "mean"):
         q = torch.tensor(QUANTILES)
         change[reduce] = {
-            "native_quantiles": torch.quantile(slow_med[reduce], q).tolist(),
-            "x2_quantiles": torch.quantile(fast_med[reduce], q).tolist(),
-            "x2_over_native_quantiles": torch.quantile(fast_med[reduce] / slow_med[reduce].clamp_min(1e-9), q).tolist(),
-            "best_balanced_accuracy_%": best_split(fast_med[reduce], slow_med[reduce]),
+            "native_quantiles": torch.quantile(native_med[reduce], q).tolist(),
+            "x2_quantiles": torch.quantile(x2_med[reduce], q).tolist(),
+            "x2_over_native_quantiles": torch.quantile(x2_med[reduce] / native_med[reduce].clamp_min(1e-9), q).tolist(),
+            "best_balanced_accuracy_%": best_split(x2_med[reduce], native_med[reduce]),
         }
 
     train = render_clips(cfg, range(TRAIN_SEED, TRAIN_SEED + train_args.train_clips), args.cache, train_args.flow)
-    steps = model_steps("causal3d_motion", train, ACTIONS, train_args)
+    steps = args.steps or model_steps("causal3d_motion", train, ACTIONS, train_args)
     model, res = train_model("causal3d_motion", train, native, ACTIONS, steps, train_args)
-    net, labels, clips = model.net.eval(), native["labels"], list(fast)
-    length = fast.shape[1]
+    net, labels, clips = model.net.eval(), native["labels"], list(x2)
+    length = x2.shape[1]
     gen = torch.Generator().manual_seed(0)
     rows = [pattern_row(net, clips, labels, [torch.arange(length)] * len(clips), "every frame")]
-    rows += [pattern_row(net, clips, labels, [uniform_keep(length, s)] * len(clips), f"every {s} frames")
-             for s in (2, 3)]
+    rows += [pattern_row(net, clips, labels, [uniform_keep(length, s)] * len(clips), f"every {nth} frame")
+             for s, nth in ((2, "2nd"), (3, "3rd"))]
     rows += [pattern_row(net, clips, labels, [random_gaps(length, g, gen) for _ in clips],
                          "random gaps from {" + ", ".join(map(str, g)) + "}") for g in GAP_SETS]
     rows += [pattern_row(net, clips, labels, [blink_keep(c, t, max_skip=m) for c in clips],
                          f"local {t:g}" + (f", <= {m} in a row" if m else ""))
              for m in (None, 3) for t in args.thresholds]
 
+    budget = "" if args.steps else f"{args.cpu_budget:g} CPU s, "
     result = {"clips": args.clips, "cpu_budget": args.cpu_budget, "steps": steps,
               "native_top1": res["top1"], "change": change, "x2_patterns": rows}
     lines = [f"# Frame timing and the change threshold ({args.clips} held-out clips, native and x2 frame rate)", "",
@@ -129,13 +135,12 @@ def main(argv: list[str] | None = None) -> int:
              f"{', '.join(f'{q:g}' for q in QUANTILES)} over the clips:", "",
              "| measure | native | x2 | x2 / native, same clip | one threshold tells x2 from native % |",
              "|---|---|---|---|---|"]
-    fmt = lambda xs, d: " / ".join(f"{x:.{d}f}" for x in xs)  # noqa: E731
     for reduce, c in change.items():
         d = 3 if reduce == "max" else 4
-        lines.append(f"| {'local max' if reduce == 'max' else 'global mean'} | {fmt(c['native_quantiles'], d)} | "
-                     f"{fmt(c['x2_quantiles'], d)} | {fmt(c['x2_over_native_quantiles'], 2)} | "
+        lines.append(f"| {'local max' if reduce == 'max' else 'global mean'} | {_joined(c['native_quantiles'], d)} | "
+                     f"{_joined(c['x2_quantiles'], d)} | {_joined(c['x2_over_native_quantiles'], 2)} | "
                      f"{c['best_balanced_accuracy_%']:.1f} |")
-    lines += ["", f"causal3d_motion trained at the native rate ({args.cpu_budget:g} CPU s, {steps} steps): "
+    lines += ["", f"causal3d_motion trained at the native rate ({budget}{steps} steps): "
               f"{res['top1']:.1f} % on every frame of the native clips. On the x2 streams:", "",
               "| frames processed | skipped % | top-1 % | vs native clips | gaps (gap: count) |",
               "|---|---|---|---|---|"]

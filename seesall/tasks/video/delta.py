@@ -53,12 +53,18 @@ class _LayerState:
 
 @dataclass
 class DeltaResult:
-    """Per-frame logits Tensor[B, T, K] and the multiply-adds each stream cost, Tensor[B], against
-    ``dense_macs``, what ``CausalVideoNet.step`` costs one stream over all its T frames."""
+    """Per-frame logits Tensor[B, T, K] and multiply-adds Tensor[B, T] of each stream, against
+    ``dense_macs``, what ``CausalVideoNet.step`` costs one stream over all its T frames (the same
+    on every frame)."""
 
     logits: Tensor
-    macs: Tensor
+    frame_macs: Tensor
     dense_macs: float
+
+    @property
+    def macs(self) -> Tensor:
+        """Tensor[B]: the multiply-adds each stream cost."""
+        return self.frame_macs.sum(dim=1)
 
     @property
     def clip_logits(self) -> Tensor:
@@ -141,10 +147,10 @@ class DeltaStream:
         """Stream normalized clips Tensor[B, C, T, H, W] frame by frame."""
         if video.ndim != 5 or video.shape[2] < 1:
             raise ValueError(f"video must be [B, C, T, H, W] with T >= 1, got {list(video.shape)}")
-        state, outs, macs = None, [], video.new_zeros(video.shape[0])
+        state, outs, macs = None, [], []
         for t in range(video.shape[2]):
             logits, state, m = self.step(video[:, :, t], state)
             outs.append(logits)
-            macs = macs + m
+            macs.append(m)
         dense = sum(layer.pre[0, 0].numel() * self._macs_per_output(b) for b, layer in zip(self.net.blocks, state))
-        return DeltaResult(torch.stack(outs, dim=1), macs, float(dense * video.shape[2]))
+        return DeltaResult(torch.stack(outs, dim=1), torch.stack(macs, dim=1), float(dense * video.shape[2]))

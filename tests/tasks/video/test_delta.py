@@ -46,6 +46,7 @@ def test_multiply_adds_by_hand():
             macs.append(float(m))
         assert macs == [first, 9 * per_output, 0.0, 9 * per_output, 0.0]
     res = DeltaStream(net=_one_block(True)).run(video)
+    assert res.frame_macs.tolist() == [[outputs * per_output / 3, 9 * per_output, 0.0, 9 * per_output, 0.0]]
     assert res.dense_macs == 5 * outputs * per_output
     assert float(res.macs_fraction) == pytest.approx((outputs / 3 + 18) / (5 * outputs))
 
