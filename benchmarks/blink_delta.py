@@ -6,7 +6,8 @@ causal3d_motion (time padded with zeros) and causal3d_motion_static (padded with
 frame) are trained at the native rate for ``--steps`` steps each (``action.py``'s training), then
 streamed with ``DeltaStream`` at each threshold over the held-out clips as rendered (the actor
 moves in every frame) and with sensor noise (uniform in +-``--noise`` grey levels on every
-frame, so that every pixel changes). Reported: top-1 of the mean per-frame logits, and the convs'
+frame, so that every pixel changes); with ``--rate 2`` both are trained and streamed at twice the
+frame rate. Reported: top-1 of the mean per-frame logits, and the convs'
 multiply-adds spent against ``step`` on every frame (all frames, the first included; and
 frames after the first), plus the median ms per frame of ``step`` and of ``DeltaStream.step``
 (batch 1, 1 thread). Writes benchmarks/results/<--tag>.{json,md} (blink_delta by default).
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 
 import torch
-from action import RESULTS, TEST_SEED, TRAIN_SEED, render_clips, train_model, write_results
+from action import RESULTS, TEST_SEED, TRAIN_SEED, at_rate, render_clips, train_model, write_results
 from action import parse_args as action_args
 
 from seesall.nn.video import CausalVideoNet
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--noise", type=int, default=3, help="sensor noise of the noisy streams, grey levels")
     p.add_argument("--seed", type=int, default=0, help="torch seed of both models' initialisation")
     p.add_argument("--tag", default="blink_delta", help="name of the result files")
+    p.add_argument("--rate", type=int, default=1,
+                   help="train and stream the clips at this x the frame rate (action.py's at_rate)")
     p.add_argument("--clips", type=int, default=405, help="held-out clips")
     p.add_argument("--thresholds", nargs="+", type=float, default=[0.0, 0.02, 0.05, 0.1, 0.2])
     p.add_argument("--cache", type=Path, default=Path("/tmp/seesall_bench_cache"))
@@ -89,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     train_args = action_args(["--cpu-budget", "0", "--cache", str(args.cache), "--seed", str(args.seed)])
     cfg = WorldConfig(size=(train_args.size, train_args.size), clip_length=train_args.clip_length,
                       num_objects=(1, train_args.max_objects))
+    if args.rate > 1:
+        cfg = at_rate(cfg, args.rate)
+        train_args.clip_length = cfg.clip_length
     train = render_clips(cfg, range(TRAIN_SEED, TRAIN_SEED + train_args.train_clips), args.cache, train_args.flow)
     test = render_clips(cfg, range(TEST_SEED, TEST_SEED + args.clips), args.cache, train_args.flow)
     gen = torch.Generator().manual_seed(7)
@@ -96,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                                                        *test["video"].shape[-2:]), generator=gen)
     noisy = (test["video"].short() + noise).clamp(0, 255).to(torch.uint8)
     streams = {"clips": list(test["video"]), f"clips, noise +-{args.noise}": list(noisy)}
-    results: dict = {"clips": args.clips, "steps": args.steps, "noise": args.noise, "seed": args.seed, "models": {}}
+    results: dict = {"clips": args.clips, "steps": args.steps, "noise": args.noise, "seed": args.seed,
+                     "rate": args.rate, "models": {}}
     for name in MODELS:
         model, res = train_model(name, train, test, ACTIONS, args.steps, train_args)
         net = model.net.eval()
@@ -106,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         results["models"][name] = out
         print(f"{name}: {args.steps} steps, offline top-1 {res['top1']:.1f}", file=sys.stderr, flush=True)
     size, length = train_args.size, train_args.clip_length
-    lines = [f"# Cheapening frames with DeltaStream ({args.clips} held-out clips, {size}x{size}, T={length})", "",
-             f"Each model trained {args.steps} steps at the native rate (initialisation seed {args.seed}). "
+    rate = "the native rate" if args.rate == 1 else f"{args.rate}x the native frame rate"
+    lines = [f"# Cheapening frames with DeltaStream ({args.clips} held-out clips, {size}x{size}, T={length}, "
+             f"x{args.rate} frame rate)", "",
+             f"Each model trained {args.steps} steps at {rate} (initialisation seed {args.seed}). "
              "Multiply-adds are the causal convs', against `step` on every frame; \"after the first\" leaves "
              "out frame 0 (with a static start, a long stream's share). Top-1 of the mean per-frame logits; "
              "the difference is against the offline model on the clean clips, for the noisy streams too.", "",
