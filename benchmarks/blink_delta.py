@@ -34,26 +34,19 @@ MODELS = ("causal3d_motion", "causal3d_motion_static")
 
 
 @torch.no_grad()
-def sweep(net: CausalVideoNet, clips: list[torch.Tensor], labels: torch.Tensor, threshold: float,
+def sweep(net: CausalVideoNet, video: torch.Tensor, labels: torch.Tensor, threshold: float,
           batch: int = 45) -> dict:
-    """Top-1 % and multiply-adds % of ``DeltaStream`` over uint8 streams Tensor[T_i, 3, H, W]
-    (batched by length)."""
-    groups: dict[int, list[int]] = {}
-    for i, c in enumerate(clips):
-        groups.setdefault(c.shape[0], []).append(i)
-    correct, macs, dense, first, first_dense = 0, 0.0, 0.0, 0.0, 0.0
+    """Top-1 % and multiply-adds % of ``DeltaStream`` over uint8 clips Tensor[N, T, 3, H, W]."""
     stream = DeltaStream(net=net, threshold=threshold)
-    for idx in groups.values():
-        for j in range(0, len(idx), batch):
-            part = idx[j : j + batch]
-            x = normalize_video(torch.stack([clips[i] for i in part]))
-            res = stream.run(x)
-            correct += int((res.clip_logits.argmax(1) == labels[part]).sum())
-            macs += float(res.macs.sum())
-            dense += res.dense_macs * len(part)
-            first += float(res.frame_macs[:, 0].sum())
-            first_dense += res.dense_macs / x.shape[2] * len(part)  # step costs the same on every frame
-    return {"threshold": threshold, "top1": 100 * correct / len(clips), "macs_%": 100 * macs / dense,
+    correct, macs, first = 0, 0.0, 0.0
+    for i in range(0, len(video), batch):
+        res = stream.run(normalize_video(video[i : i + batch]))
+        correct += int((res.clip_logits.argmax(1) == labels[i : i + batch]).sum())
+        macs += float(res.macs.sum())
+        first += float(res.frame_macs[:, 0].sum())
+    dense = res.dense_macs * len(video)  # step costs the same on every frame of every clip
+    first_dense = dense / video.shape[1]
+    return {"threshold": threshold, "top1": 100 * correct / len(video), "macs_%": 100 * macs / dense,
             "macs_after_first_%": 100 * (macs - first) / (dense - first_dense)}
 
 
@@ -101,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     noise = torch.randint(-args.noise, args.noise + 1, (test["video"].shape[0], test["video"].shape[1], 1,
                                                        *test["video"].shape[-2:]), generator=gen)
     noisy = (test["video"].short() + noise).clamp(0, 255).to(torch.uint8)
-    streams = {"clips": list(test["video"]), f"clips, noise +-{args.noise}": list(noisy)}
+    streams = {"clips": test["video"], f"clips, noise +-{args.noise}": noisy}
     results: dict = {"clips": args.clips, "steps": args.steps, "noise": args.noise, "seed": args.seed,
                      "rate": args.rate, "models": {}}
     for name in MODELS:

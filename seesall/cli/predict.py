@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from types import ModuleType
 
 from seesall.engine.checkpoint import resolve_checkpoint
+from seesall.io.atomic import read_json
 from seesall.tasks.detection import cli as detection_cli
 from seesall.tasks.flow import cli as flow_cli
 from seesall.tasks.instance import cli as instance_cli
@@ -57,10 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     folder = resolve_checkpoint(args.checkpoint)
-    try:
-        task = json.loads((folder / "meta.json").read_text()).get("task")
-    except ValueError as e:
-        raise ValueError(f"{folder / 'meta.json'}: not valid JSON ({e})") from None
+    task = read_json(folder / "meta.json").get("task")
     module = _tasks().get(task)
     if module is None:
         raise ValueError(f"{folder}: `seesall predict` supports {sorted(_tasks())} checkpoints, this one is {task!r}")
